@@ -1,0 +1,37 @@
+"""hetero: measure modality and interaction heterogeneity and plan parameter sharing.
+
+The core package is model-agnostic and never imports torch. Public names are loaded lazily
+on first access so that ``import hetero`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> defining module
+_EXPORTS: dict[str, str] = {
+    "HeteroError": "hetero.errors",
+    "SuiteError": "hetero.errors",
+    "MatrixFormatError": "hetero.errors",
+    "PlanError": "hetero.errors",
+    "LearnerError": "hetero.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'hetero' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
