@@ -10,12 +10,24 @@ from hetero.learners.base import (
     state_from_bytes,
     state_to_bytes,
 )
+from hetero.learners.reference import ReferenceLearner
+from hetero.learners.registry import (
+    default_learner_name,
+    get_learner,
+    list_learners,
+    register_learner,
+)
 
 __all__ = [
     "FIT_MODES",
     "PARAMETER_ROLES",
     "FitResult",
     "Learner",
+    "ReferenceLearner",
+    "default_learner_name",
+    "get_learner",
+    "list_learners",
+    "register_learner",
     "state_from_bytes",
     "state_to_bytes",
 ]

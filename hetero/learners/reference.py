@@ -1,0 +1,347 @@
+"""A small torch-free reference learner: a two-layer numpy MLP trained with AdamW.
+
+Architecture (per unit)::
+
+    x (flattened, standardised with train statistics; the two modalities of an interaction
+       unit are concatenated)  -> input: Linear(d, hidden) -> ReLU
+                               -> body:  Linear(hidden, hidden) -> ReLU
+                               -> head:  Linear(hidden, n_outputs)
+
+The body is the transferable representation. On transfer the input projection is
+re-initialised unless ``transfer_input=True`` (then rows are aligned by feature index, as
+if every input were zero-padded to a common width, and rows the source lacks stay fresh);
+the head is re-initialised unless ``keep_head`` is passed. It exists so that the engine and
+its tests run without torch; it is fast (a few ms per epoch on thousands of samples).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hetero.errors import LearnerError
+from hetero.learners.base import FitResult, Learner, TransferState
+from hetero.learners.registry import register_learner
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hetero.suite import Task, Unit
+
+__all__ = ["ReferenceLearner", "compute_metric"]
+
+_EPS = 1e-12
+
+
+def _unit_inputs(task: Task, unit: Unit, split: str) -> tuple[np.ndarray, np.ndarray]:
+    arrays, y = task.data.split(split)
+    parts = []
+    for name in unit.modalities:
+        if name not in arrays:
+            raise LearnerError(f"task {task.name!r} has no modality {name!r} (unit {unit.label})")
+        a = np.asarray(arrays[name], dtype=np.float64)
+        parts.append(a.reshape(a.shape[0], -1))
+    return np.concatenate(parts, axis=1), np.asarray(y)
+
+
+def _loss_kind(task: Task) -> str:
+    loss = getattr(task, "loss", None)
+    if loss in ("cross_entropy", "binary_cross_entropy", "mse"):
+        return loss
+    target = getattr(task, "target", "multiclass")
+    return {"multiclass": "cross_entropy", "regression": "mse"}.get(target, "binary_cross_entropy")
+
+
+def _targets(y: np.ndarray, kind: str, n_out: int) -> np.ndarray:
+    if kind == "cross_entropy":
+        return y.astype(np.int64).reshape(-1)
+    return y.astype(np.float64).reshape(len(y), n_out)
+
+
+def _loss_and_grad(
+    z: np.ndarray, t: np.ndarray, kind: str, need_grad: bool = True
+) -> tuple[float, np.ndarray | None]:
+    n = z.shape[0]
+    if kind == "cross_entropy":
+        zmax = z.max(axis=1, keepdims=True)
+        logp = z - zmax - np.log(np.exp(z - zmax).sum(axis=1, keepdims=True))
+        loss = -logp[np.arange(n), t].mean()
+        if not need_grad:
+            return float(loss), None
+        g = np.exp(logp)
+        g[np.arange(n), t] -= 1.0
+        return float(loss), g / n
+    if kind == "binary_cross_entropy":
+        # log(1 + exp(z)) - t z, stable
+        loss = (np.logaddexp(0.0, z) - t * z).mean()
+        if not need_grad:
+            return float(loss), None
+        p = 1.0 / (1.0 + np.exp(-z))
+        return float(loss), (p - t) / z.size
+    diff = z - t
+    loss = (diff**2).mean()
+    if not need_grad:
+        return float(loss), None
+    return float(loss), 2.0 * diff / z.size
+
+
+def compute_metric(name: str, z: np.ndarray, y: np.ndarray, kind: str) -> float:
+    """The task metric ``name`` from raw outputs ``z`` (logits or predictions)."""
+    from sklearn import metrics as skm
+
+    if kind == "cross_entropy":
+        pred = z.argmax(axis=1)
+        yt = y.reshape(-1)
+        if name == "f1_macro":
+            return float(skm.f1_score(yt, pred, average="macro"))
+        return float((pred == yt).mean())
+    if kind == "binary_cross_entropy":
+        yt = y.reshape(z.shape)
+        if name == "auroc":
+            try:
+                return float(skm.roc_auc_score(yt, z, average="macro"))
+            except ValueError:  # a label with one class in this split
+                return float("nan")
+        pred = (z > 0).astype(int)
+        if name == "f1_macro":
+            return float(skm.f1_score(yt, pred, average="macro", zero_division=0))
+        return float((pred == yt).mean())
+    yt = y.reshape(z.shape)
+    if name == "mae":
+        return float(np.abs(z - yt).mean())
+    return float(((z - yt) ** 2).mean())
+
+
+@register_learner("reference")
+class ReferenceLearner(Learner):
+    """Numpy MLP learner (input projection, one body layer, head); see the module docstring.
+
+    Parameters
+    ----------
+    hidden : int
+        Width of the hidden layers.
+    lr : float
+        AdamW learning rate.
+    weight_decay : float
+        Decoupled weight decay.
+    batch_size : int
+        Minibatch size.
+    max_epochs : int
+        Epoch cap.
+    patience : int
+        Stop after this many epochs without a validation-loss improvement.
+    min_delta : float
+        Improvement smaller than this does not reset patience.
+    transfer_input : bool
+        Also copy the input projection on transfer (rows aligned by feature index).
+
+    Attributes
+    ----------
+    params_ : dict of str to ndarray
+        Fitted parameters (best checkpoint).
+    mean_, scale_ : ndarray
+        Input standardisation from the train split.
+    """
+
+    name = "reference"
+    supports_interactions = True
+
+    def __init__(
+        self,
+        hidden: int = 32,
+        lr: float = 0.003,
+        weight_decay: float = 1e-4,
+        batch_size: int = 64,
+        max_epochs: int = 60,
+        patience: int = 6,
+        min_delta: float = 1e-4,
+        transfer_input: bool = False,
+    ):
+        self.hidden = hidden
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.min_delta = min_delta
+        self.transfer_input = transfer_input
+
+    def parameter_roles(self) -> dict[str, str]:
+        return {
+            "input.W": "input",
+            "input.b": "input",
+            "body.W": "body",
+            "body.b": "body",
+            "head.W": "head",
+            "head.b": "head",
+        }
+
+    # -- model -------------------------------------------------------------------------------
+    def _init(self, rng: np.random.Generator, d: int, n_out: int) -> dict[str, np.ndarray]:
+        h = int(self.hidden)
+        return {
+            "input.W": rng.normal(0.0, np.sqrt(2.0 / d), size=(d, h)),
+            "input.b": np.zeros(h),
+            "body.W": rng.normal(0.0, np.sqrt(2.0 / h), size=(h, h)),
+            "body.b": np.zeros(h),
+            "head.W": rng.normal(0.0, np.sqrt(1.0 / h), size=(h, n_out)),
+            "head.b": np.zeros(n_out),
+        }
+
+    @staticmethod
+    def _forward(p: dict[str, np.ndarray], x: np.ndarray):
+        a1 = x @ p["input.W"] + p["input.b"]
+        h1 = np.maximum(a1, 0.0)
+        a2 = h1 @ p["body.W"] + p["body.b"]
+        h2 = np.maximum(a2, 0.0)
+        z = h2 @ p["head.W"] + p["head.b"]
+        return z, (x, a1, h1, a2, h2)
+
+    @staticmethod
+    def _backward(p, cache, gz) -> dict[str, np.ndarray]:
+        x, a1, h1, a2, h2 = cache
+        g = {"head.W": h2.T @ gz, "head.b": gz.sum(axis=0)}
+        gh2 = gz @ p["head.W"].T
+        ga2 = gh2 * (a2 > 0)
+        g["body.W"] = h1.T @ ga2
+        g["body.b"] = ga2.sum(axis=0)
+        gh1 = ga2 @ p["body.W"].T
+        ga1 = gh1 * (a1 > 0)
+        g["input.W"] = x.T @ ga1
+        g["input.b"] = ga1.sum(axis=0)
+        return g
+
+    def _import(
+        self, params: dict[str, np.ndarray], state: TransferState, mode: str, keep_head: bool
+    ) -> None:
+        for key in ("body.W", "body.b"):
+            if key not in state or state[key].shape != params[key].shape:
+                raise LearnerError(
+                    f"transferred state has no compatible {key!r} "
+                    f"(expected shape {params[key].shape}; hidden sizes must agree)"
+                )
+            params[key] = np.array(state[key], dtype=np.float64)
+        if mode == "finetune" and self.transfer_input and "input.W" in state:
+            src = state["input.W"]
+            rows = min(src.shape[0], params["input.W"].shape[0])
+            params["input.W"][:rows] = src[:rows]
+            params["input.b"] = np.array(state["input.b"], dtype=np.float64)
+        if keep_head and mode == "finetune":
+            if "head.W" not in state or state["head.W"].shape != params["head.W"].shape:
+                raise LearnerError("keep_head: the transferred head does not fit this task")
+            params["head.W"] = np.array(state["head.W"], dtype=np.float64)
+            params["head.b"] = np.array(state["head.b"], dtype=np.float64)
+
+    # -- protocol ------------------------------------------------------------------------------
+    def fit(
+        self,
+        task: Task,
+        unit: Unit,
+        *,
+        seed: int = 0,
+        init_state: TransferState | None = None,
+        mode: str = "finetune",
+        keep_head: bool = False,
+        max_epochs: int | None = None,
+        return_state: bool = False,
+    ) -> FitResult:
+        self.check_unit(task, unit)
+        self.check_mode(mode)
+        if mode == "frozen" and init_state is None:
+            raise LearnerError("mode='frozen' needs an init_state (the body to freeze)")
+        kind = _loss_kind(task)
+        n_out = int(task.n_outputs)
+        x_tr, y_tr = _unit_inputs(task, unit, "train")
+        x_va, y_va = _unit_inputs(task, unit, "val")
+        self.mean_ = x_tr.mean(axis=0)
+        scale = x_tr.std(axis=0)
+        self.scale_ = np.where(scale > 1e-8, scale, 1.0)
+        x_tr = (x_tr - self.mean_) / self.scale_
+        x_va = (x_va - self.mean_) / self.scale_
+        t_tr = _targets(y_tr, kind, n_out)
+        t_va = _targets(y_va, kind, n_out)
+        self.loss_kind_ = kind
+        self.metric_ = getattr(task, "metric", "accuracy")
+
+        rng = np.random.default_rng([int(seed), 0x4E7])
+        params = self._init(rng, x_tr.shape[1], n_out)  # always drawn: common random numbers
+        if init_state is not None:
+            self._import(params, init_state, mode, keep_head)
+        trainable = [k for k in params if not (mode == "frozen" and k.startswith("body."))]
+        if init_state is None:
+            trainable = list(params)
+
+        m = {k: np.zeros_like(params[k]) for k in trainable}
+        v = {k: np.zeros_like(params[k]) for k in trainable}
+        b1, b2, step = 0.9, 0.999, 0
+        cap = int(self.max_epochs if max_epochs is None else max_epochs)
+        if cap < 1:
+            raise LearnerError(f"max_epochs must be >= 1, got {cap}")
+        n = x_tr.shape[0]
+        bs = max(1, min(int(self.batch_size), n))
+        best = (np.inf, 0, {k: a.copy() for k, a in params.items()})
+        curve: list[float] = []
+        stale = 0
+        converged = False
+        train_loss = float("nan")
+        for epoch in range(1, cap + 1):
+            order = rng.permutation(n)
+            total = 0.0
+            for start in range(0, n, bs):
+                idx = order[start : start + bs]
+                z, cache = self._forward(params, x_tr[idx])
+                loss, gz = _loss_and_grad(z, t_tr[idx], kind)
+                total += loss * len(idx)
+                grads = self._backward(params, cache, gz)
+                step += 1
+                lr_t = self.lr * np.sqrt(1 - b2**step) / (1 - b1**step)
+                for k in trainable:
+                    m[k] = b1 * m[k] + (1 - b1) * grads[k]
+                    v[k] = b2 * v[k] + (1 - b2) * grads[k] ** 2
+                    params[k] -= lr_t * m[k] / (np.sqrt(v[k]) + 1e-8)
+                    if self.weight_decay and k.endswith(".W"):
+                        params[k] -= self.lr * self.weight_decay * params[k]
+            train_loss = total / n
+            z_va, _ = self._forward(params, x_va)
+            val_loss, _ = _loss_and_grad(z_va, t_va, kind, need_grad=False)
+            if not np.isfinite(val_loss):
+                raise LearnerError(f"{unit.label}: training diverged at epoch {epoch}")
+            curve.append(val_loss)
+            if val_loss < best[0] - self.min_delta:
+                best = (val_loss, epoch, {k: a.copy() for k, a in params.items()})
+                stale = 0
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    converged = True
+                    break
+        self.params_ = best[2]
+        z_va, _ = self._forward(self.params_, x_va)
+        val_loss, _ = _loss_and_grad(z_va, t_va, kind, need_grad=False)
+        metric = compute_metric(self.metric_, z_va, y_va, kind)
+        return FitResult(
+            val_loss=val_loss,
+            val_metric=metric,
+            curve=curve,
+            epochs=len(curve),
+            best_epoch=best[1],
+            converged=converged,
+            state=self.export_state() if return_state else None,
+            info={"train_loss": train_loss},
+        )
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise LearnerError("the learner is not fitted; call fit first")
+
+    def evaluate(self, task: Task, unit: Unit, split: str = "val") -> tuple[float, float]:
+        self._check_fitted()
+        x, y = _unit_inputs(task, unit, split)
+        x = (x - self.mean_) / self.scale_
+        z, _ = self._forward(self.params_, x)
+        t = _targets(y, self.loss_kind_, z.shape[1])
+        loss, _ = _loss_and_grad(z, t, self.loss_kind_, need_grad=False)
+        return loss, compute_metric(self.metric_, z, y, self.loss_kind_)
+
+    def export_state(self) -> TransferState:
+        self._check_fitted()
+        return {k: np.array(v, dtype=np.float64) for k, v in self.params_.items()}
