@@ -18,6 +18,12 @@ _EXPORTS: dict[str, str] = {
     "MatrixFormatError": "hetero.errors",
     "PlanError": "hetero.errors",
     "LearnerError": "hetero.errors",
+    "Modality": "hetero.suite",
+    "Task": "hetero.suite",
+    "TaskData": "hetero.suite",
+    "Suite": "hetero.suite",
+    "Unit": "hetero.suite",
+    "load_suite": "hetero.suite",
 }
 
 __all__ = ["__version__", *_EXPORTS]
