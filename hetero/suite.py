@@ -661,6 +661,31 @@ def fraction_split(
     return out  # type: ignore[return-value]
 
 
+def _resolve_objective(
+    target: str, loss: Any, metric: Any, higher_is_better: Any
+) -> tuple[Any, ...]:
+    """Return (loss, metric, higher_is_better), or ((field, reason),) for the first problem."""
+    loss = _DEFAULT_LOSS[target] if loss is None else loss
+    if not isinstance(loss, str) or loss not in LOSSES:
+        return (("loss", f"unknown loss {loss!r}; expected one of: {_join(list(LOSSES))}"),)
+    if target not in LOSSES[loss]:
+        valid = [k for k, v in LOSSES.items() if target in v]
+        reason = f"loss '{loss}' does not apply to {target}; expected one of: {_join(valid)}"
+        return (("loss", reason),)
+    metric = _DEFAULT_METRIC[target] if metric is None else metric
+    if not isinstance(metric, str) or metric not in METRICS:
+        return (("metric", f"unknown metric {metric!r}; expected one of: {_join(list(METRICS))}"),)
+    if target not in METRICS[metric][1]:
+        valid = [k for k, v in METRICS.items() if target in v[1]]
+        reason = f"metric '{metric}' does not apply to {target}; expected one of: {_join(valid)}"
+        return (("metric", reason),)
+    if higher_is_better is None:
+        higher_is_better = METRICS[metric][0]
+    elif not isinstance(higher_is_better, (bool, np.bool_)):
+        return (("higher_is_better", f"expected true or false, got {higher_is_better!r}"),)
+    return loss, metric, bool(higher_is_better)
+
+
 # --------------------------------------------------------------------------- Task
 
 
@@ -1095,33 +1120,10 @@ class Task:
     def _resolve_objective(
         self, loss: str | None, metric: str | None, higher_is_better: bool | None
     ) -> tuple[str, str, bool]:
-        loss = _DEFAULT_LOSS[self.target] if loss is None else loss
-        if loss not in LOSSES:
-            raise self._err(
-                "loss", f"unknown loss {loss!r}; expected one of: {_join(list(LOSSES))}"
-            )
-        if self.target not in LOSSES[loss]:
-            valid = [k for k, v in LOSSES.items() if self.target in v]
-            raise self._err(
-                "loss",
-                f"loss '{loss}' does not apply to {self.target}; expected one of: {_join(valid)}",
-            )
-        metric = _DEFAULT_METRIC[self.target] if metric is None else metric
-        if metric not in METRICS:
-            raise self._err(
-                "metric", f"unknown metric {metric!r}; expected one of: {_join(list(METRICS))}"
-            )
-        if self.target not in METRICS[metric][1]:
-            valid = [k for k, v in METRICS.items() if self.target in v[1]]
-            raise self._err(
-                "metric",
-                f"metric '{metric}' does not apply to {self.target}; expected one of: {_join(valid)}",
-            )
-        if higher_is_better is None:
-            higher_is_better = METRICS[metric][0]
-        elif not isinstance(higher_is_better, (bool, np.bool_)):
-            raise self._err("higher_is_better", f"expected true or false, got {higher_is_better!r}")
-        return loss, metric, bool(higher_is_better)
+        resolved = _resolve_objective(self.target, loss, metric, higher_is_better)
+        if isinstance(resolved[0], tuple):
+            raise self._err(*resolved[0])
+        return resolved  # type: ignore[return-value]
 
     # ---------------------------------------------------------------- accessors
 
@@ -1551,13 +1553,20 @@ def _task_from_dict(td: Any, i: int, base: Path, src: str | None) -> Task:
         )
     if not isinstance(mods, list):
         raise _fail(src, name, "modalities", f"expected a list of modalities, got {mods!r}")
-    if "split" in td:
-        _parse_split_spec(
-            td["split"], source=src, task=name
-        )  # report YAML problems against the YAML
-    for key in ("loss", "metric"):
-        if key in td and not isinstance(td[key], str):
-            raise _fail(src, name, key, f"expected a name, got {td[key]!r}")
+    if "split" in td:  # report problems of the declaration against the YAML file
+        _parse_split_spec(td["split"], source=src, task=name)
+    resolved = _resolve_objective(
+        td["target"], td.get("loss"), td.get("metric"), td.get("higher_is_better")
+    )
+    if isinstance(resolved[0], tuple):
+        raise _fail(src, name, *resolved[0])
+    n_classes = td.get("n_classes")
+    if n_classes is not None and (
+        td["target"] != "multiclass" or not _is_int(n_classes) or n_classes < 2
+    ):
+        raise _fail(
+            src, name, "n_classes", f"expected an int >= 2 for a multiclass task, got {n_classes!r}"
+        )
     data = td["data"]
     if not isinstance(data, str) or not data:
         raise _fail(src, name, "data", f"expected a path to an .npz file, got {data!r}")
