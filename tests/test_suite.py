@@ -96,15 +96,18 @@ def test_issue_yaml_example_validates(tmp_path):
     assert [u.label for u in suite.interaction_units()] == ["speech/audio+lips"]
 
 
+def _example_module():
+    path = REPO_ROOT / "examples" / "suites" / "make_example_data.py"
+    spec = importlib.util.spec_from_file_location("make_example_data", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_example_file_is_the_issue_text_and_generator_works(tmp_path):
     example = REPO_ROOT / "examples" / "suites" / "speech_example.yaml"
     assert example.read_text() == ISSUE_YAML
-    spec = importlib.util.spec_from_file_location(
-        "make_speech_npz", REPO_ROOT / "examples" / "suites" / "make_speech_npz.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.write_speech_npz(tmp_path / "speech.npz", n_samples=80, n_classes=4, seed=1)
+    _example_module().write_example_data(tmp_path, n_samples=80, seed=1)
     (tmp_path / "speech.yaml").write_text(example.read_text())
     suite = Suite.from_yaml(tmp_path / "speech.yaml")
     task = suite.task("speech")
@@ -115,6 +118,32 @@ def test_example_file_is_the_issue_text_and_generator_works(tmp_path):
     for s in ("train", "val", "test"):
         _, y = task.data.split(s)
         assert set(y.tolist()) == {0, 1, 2, 3}
+
+
+def test_two_task_example_validates(tmp_path):
+    _example_module().write_example_data(tmp_path, n_samples=50, seed=0)
+    text = (REPO_ROOT / "examples" / "suites" / "two_task_example.yaml").read_text()
+    (tmp_path / "two.yaml").write_text(text)
+    suite = load_suite(tmp_path / "two.yaml")
+    assert suite.name == "two-task-example"
+    assert suite.modality_names() == ["audio", "lips"]
+    loud = suite.task("loudness")
+    assert loud.target == "regression" and loud.metric == "mae" and not loud.higher_is_better
+    with np.load(tmp_path / "loudness.npz") as z:
+        np.testing.assert_array_equal(loud.data.test_idx, z["test_idx"])
+    assert [u.label for u in suite.units()] == ["speech/audio", "speech/lips", "loudness/audio"]
+
+
+def test_task_and_suite_pickle_round_trip():
+    import pickle
+
+    suite = Suite([speech_task()], name="p")
+    fp = suite.task("speech").fingerprint()
+    back = pickle.loads(pickle.dumps(suite))
+    assert back == suite
+    assert back.task("speech").fingerprint() == fp
+    back.task("speech")._fingerprints.clear()  # recomputed, not just the cached value
+    assert back.task("speech").fingerprint() == fp
 
 
 def test_npz_index_arrays_take_precedence_over_split(tmp_path):
