@@ -303,6 +303,28 @@ def test_layout_rule(shape, positional_axes, positions, channels):
     assert (t.modality("m").positions, t.modality("m").channels) == (positions, channels)
 
 
+def test_yaml_modality_fields(tmp_path):
+    write_npz(tmp_path / "speech.npz", **speech_arrays())
+    text = "tasks:\n" + BASE_TASK.replace(
+        "{name: audio, kind: audio}",
+        "{name: audio, kind: audio, shape: [10, 4], num_freq_bands: 3, max_freq: 4.5}",
+    ).replace("{name: lips, kind: video}", "{name: lips, kind: video, positional_axes: 0}")
+    task = load_suite(write_yaml(tmp_path, text)).task("speech")
+    assert task.modality("audio") == Modality("audio", "audio", (10, 4), None, 3, 4.5)
+    assert task.modality("lips").positions == () and task.modality("lips").channels == 12
+    # the layout is part of the fingerprint (a learner sees different tokens)
+    plain = load_suite(write_yaml(tmp_path, "tasks:\n" + BASE_TASK, "plain.yaml"))
+    assert plain.task("speech").fingerprint(["audio"]) == task.fingerprint(["audio"])
+    assert plain.task("speech").fingerprint(["lips"]) != task.fingerprint(["lips"])
+    msg = yaml_error(tmp_path, text.replace("shape: [10, 4]", "shape: [4, 10]"))
+    assert (
+        "modalities[0].shape: declared (4, 10) but array 'audio' has per-sample shape (10, 4)"
+        in msg
+    )
+    msg = yaml_error(tmp_path, text.replace("positional_axes: 0", "positional_axes: 2"))
+    assert "modalities[1].positional_axes: 2 exceeds the 1 per-sample axes of array 'lips'" in msg
+
+
 def test_modality_field_errors():
     with pytest.raises(SuiteError) as e:
         Modality("m", "sound")
@@ -822,6 +844,20 @@ def test_dataset_task_through_load_task(tmp_path, monkeypatch):
     assert "task 'tasks[0]': options: invalid options for dataset 'toy'" in msg
     msg = yaml_error(tmp_path, "tasks:\n  - {dataset: toy, target: binary}\n")
     assert "key 'target' is not valid with 'dataset:'" in msg
+
+
+def test_dataset_loader_errors_carry_the_yaml_source(tmp_path, monkeypatch):
+    def load_task(name, **options):
+        raise hetero.HeteroError(f"unknown dataset {name!r}")
+
+    fake = types.ModuleType("hetero.datasets")
+    fake.load_task = load_task
+    monkeypatch.setitem(sys.modules, "hetero.datasets", fake)
+    msg = yaml_error(tmp_path, "tasks:\n  - {name: x, dataset: nope}\n")
+    assert msg == f"{tmp_path / 'suite.yaml'}: task 'x': dataset: unknown dataset 'nope'"
+    fake.load_task = lambda name, **options: {"not": "a task"}
+    msg = yaml_error(tmp_path, "tasks:\n  - {name: x, dataset: nope}\n")
+    assert "loader for 'nope' returned dict; expected a Task" in msg
 
 
 def test_dataset_task_without_datasets_module(tmp_path, monkeypatch):
