@@ -21,7 +21,7 @@ Suites are declared in Python (:meth:`Task.from_arrays`, :class:`Suite`) or in Y
         split: {val: 0.2, test: 0.2, seed: 0}   # used when the npz has no index arrays
       - name: digits
         dataset: mfeat           # hetero.datasets.load_task("mfeat", **options)
-        options: {views: [pix, fou]}
+        options: {views: [image, fourier]}
 
 Array layout: ``(samples, *positional axes, channels)``. By default the last per-sample axis
 holds the channels and the earlier ones are positions, except a 1-D per-sample shape
@@ -640,8 +640,24 @@ def fraction_split(
     """Seeded train / val / test split by fractions, stratified when ``strata`` is given.
 
     Sizes are ``max(1, round(frac * n))`` for val and test, apportioned over strata by the
-    largest-remainder rule, while every stratum keeps at least one sample in train. Each
-    returned index array is sorted.
+    largest-remainder rule, while every stratum keeps at least one sample in train (so a
+    split can come out smaller than asked when strata are tiny).
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    val, test : float
+        Fractions in (0, 1) with ``val + test < 1``.
+    seed : int
+        Seed of the shuffle within each stratum.
+    strata : ndarray of shape (n,), optional
+        Class id of each sample (stratification); None for a plain random split.
+
+    Returns
+    -------
+    train_idx, val_idx, test_idx : ndarray of int64
+        Disjoint, sorted, together covering ``range(n)``.
     """
     rng = np.random.default_rng(seed)
     if strata is None:
