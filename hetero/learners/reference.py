@@ -1,17 +1,20 @@
-"""A small torch-free reference learner: a two-layer numpy MLP trained with AdamW.
+"""A small torch-free reference learner: a numpy MLP trained with AdamW and early stopping.
 
 Architecture (per unit)::
 
-    x (flattened, standardised with train statistics; the two modalities of an interaction
-       unit are concatenated)  -> input: Linear(d, hidden) -> ReLU
-                               -> body:  Linear(hidden, hidden) -> ReLU
-                               -> head:  Linear(hidden, n_outputs)
+    x  flattened, standardised with train statistics (the two modalities of an interaction
+       unit are concatenated), conceptually zero-padded to a common width
+    -> input: per-feature affine  a * x + c                  (unit-specific, d + d params)
+    -> body:  Linear(d, hidden) -> ReLU -> Linear(hidden, hidden) -> ReLU   (transferable)
+    -> head:  Linear(hidden, n_outputs)                       (task-specific)
 
-The body is the transferable representation. On transfer the input projection is
-re-initialised unless ``transfer_input=True`` (then rows are aligned by feature index, as
-if every input were zero-padded to a common width, and rows the source lacks stay fresh);
-the head is re-initialised unless ``keep_head`` is passed. It exists so that the engine and
-its tests run without torch; it is fast (a few ms per epoch on thousands of samples).
+The body is the transferable representation. Its first layer is indexed by input feature:
+on transfer between units of different widths the rows are aligned by feature index (as if
+both inputs were zero-padded to a common width) and rows the source lacks keep their fresh
+initialisation. ``mode="frozen"`` trains only the per-feature input affine and a fresh head
+on the target, so the transfer score says how well the source's features serve the target.
+It exists so that the engine and its tests run without torch; it is fast (milliseconds per
+epoch on thousands of samples).
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ _EPS = 1e-12
 
 
 def _unit_inputs(task: Task, unit: Unit, split: str) -> tuple[np.ndarray, np.ndarray]:
-    arrays, y = task.data.split(split)
+    missing = [m for m in unit.modalities if m not in task.data.arrays]
+    if missing:
+        raise LearnerError(f"task {task.name!r} has no modality {missing[0]!r} (unit {unit.label})")
+    arrays, y = task.data.split(split, unit.modalities)
     parts = []
     for name in unit.modalities:
-        if name not in arrays:
-            raise LearnerError(f"task {task.name!r} has no modality {name!r} (unit {unit.label})")
         a = np.asarray(arrays[name], dtype=np.float64)
         parts.append(a.reshape(a.shape[0], -1))
     return np.concatenate(parts, axis=1), np.asarray(y)
@@ -113,16 +117,18 @@ def compute_metric(name: str, z: np.ndarray, y: np.ndarray, kind: str) -> float:
 
 @register_learner("reference")
 class ReferenceLearner(Learner):
-    """Numpy MLP learner (input projection, one body layer, head); see the module docstring.
+    """Numpy MLP learner (per-feature input affine, two-layer body, head).
+
+    See the module docstring for the architecture and how transfer works.
 
     Parameters
     ----------
     hidden : int
-        Width of the hidden layers.
+        Width of the body's layers.
     lr : float
         AdamW learning rate.
     weight_decay : float
-        Decoupled weight decay.
+        Decoupled weight decay (weight matrices only).
     batch_size : int
         Minibatch size.
     max_epochs : int
@@ -131,8 +137,6 @@ class ReferenceLearner(Learner):
         Stop after this many epochs without a validation-loss improvement.
     min_delta : float
         Improvement smaller than this does not reset patience.
-    transfer_input : bool
-        Also copy the input projection on transfer (rows aligned by feature index).
 
     Attributes
     ----------
@@ -154,7 +158,6 @@ class ReferenceLearner(Learner):
         max_epochs: int = 60,
         patience: int = 6,
         min_delta: float = 1e-4,
-        transfer_input: bool = False,
     ):
         self.hidden = hidden
         self.lr = lr
@@ -163,14 +166,15 @@ class ReferenceLearner(Learner):
         self.max_epochs = max_epochs
         self.patience = patience
         self.min_delta = min_delta
-        self.transfer_input = transfer_input
 
     def parameter_roles(self) -> dict[str, str]:
         return {
-            "input.W": "input",
-            "input.b": "input",
-            "body.W": "body",
-            "body.b": "body",
+            "input.a": "input",
+            "input.c": "input",
+            "body.W1": "body",
+            "body.b1": "body",
+            "body.W2": "body",
+            "body.b2": "body",
             "head.W": "head",
             "head.b": "head",
         }
@@ -179,52 +183,56 @@ class ReferenceLearner(Learner):
     def _init(self, rng: np.random.Generator, d: int, n_out: int) -> dict[str, np.ndarray]:
         h = int(self.hidden)
         return {
-            "input.W": rng.normal(0.0, np.sqrt(2.0 / d), size=(d, h)),
-            "input.b": np.zeros(h),
-            "body.W": rng.normal(0.0, np.sqrt(2.0 / h), size=(h, h)),
-            "body.b": np.zeros(h),
+            "input.a": np.ones(d),
+            "input.c": np.zeros(d),
+            "body.W1": rng.normal(0.0, np.sqrt(2.0 / d), size=(d, h)),
+            "body.b1": np.zeros(h),
+            "body.W2": rng.normal(0.0, np.sqrt(2.0 / h), size=(h, h)),
+            "body.b2": np.zeros(h),
             "head.W": rng.normal(0.0, np.sqrt(1.0 / h), size=(h, n_out)),
             "head.b": np.zeros(n_out),
         }
 
     @staticmethod
     def _forward(p: dict[str, np.ndarray], x: np.ndarray):
-        a1 = x @ p["input.W"] + p["input.b"]
+        u = x * p["input.a"] + p["input.c"]
+        a1 = u @ p["body.W1"] + p["body.b1"]
         h1 = np.maximum(a1, 0.0)
-        a2 = h1 @ p["body.W"] + p["body.b"]
+        a2 = h1 @ p["body.W2"] + p["body.b2"]
         h2 = np.maximum(a2, 0.0)
         z = h2 @ p["head.W"] + p["head.b"]
-        return z, (x, a1, h1, a2, h2)
+        return z, (x, u, a1, h1, a2, h2)
 
     @staticmethod
-    def _backward(p, cache, gz) -> dict[str, np.ndarray]:
-        x, a1, h1, a2, h2 = cache
+    def _backward(p, cache, gz, need_body: bool = True) -> dict[str, np.ndarray]:
+        x, u, a1, h1, a2, h2 = cache
         g = {"head.W": h2.T @ gz, "head.b": gz.sum(axis=0)}
-        gh2 = gz @ p["head.W"].T
-        ga2 = gh2 * (a2 > 0)
-        g["body.W"] = h1.T @ ga2
-        g["body.b"] = ga2.sum(axis=0)
-        gh1 = ga2 @ p["body.W"].T
-        ga1 = gh1 * (a1 > 0)
-        g["input.W"] = x.T @ ga1
-        g["input.b"] = ga1.sum(axis=0)
+        ga2 = (gz @ p["head.W"].T) * (a2 > 0)
+        ga1 = (ga2 @ p["body.W2"].T) * (a1 > 0)
+        gu = ga1 @ p["body.W1"].T
+        g["input.a"] = (gu * x).sum(axis=0)
+        g["input.c"] = gu.sum(axis=0)
+        if need_body:
+            g["body.W2"] = h1.T @ ga2
+            g["body.b2"] = ga2.sum(axis=0)
+            g["body.W1"] = u.T @ ga1
+            g["body.b1"] = ga1.sum(axis=0)
         return g
 
     def _import(
         self, params: dict[str, np.ndarray], state: TransferState, mode: str, keep_head: bool
     ) -> None:
-        for key in ("body.W", "body.b"):
-            if key not in state or state[key].shape != params[key].shape:
+        for key in ("body.b1", "body.W2", "body.b2", "body.W1"):
+            if key not in state or state[key].shape[-1] != params[key].shape[-1]:
                 raise LearnerError(
                     f"transferred state has no compatible {key!r} "
-                    f"(expected shape {params[key].shape}; hidden sizes must agree)"
+                    f"(expected hidden size {params[key].shape[-1]}; hidden sizes must agree)"
                 )
+        for key in ("body.b1", "body.W2", "body.b2"):
             params[key] = np.array(state[key], dtype=np.float64)
-        if mode == "finetune" and self.transfer_input and "input.W" in state:
-            src = state["input.W"]
-            rows = min(src.shape[0], params["input.W"].shape[0])
-            params["input.W"][:rows] = src[:rows]
-            params["input.b"] = np.array(state["input.b"], dtype=np.float64)
+        src = state["body.W1"]  # rows aligned by feature index (zero-padding semantics)
+        rows = min(src.shape[0], params["body.W1"].shape[0])
+        params["body.W1"][:rows] = src[:rows]
         if keep_head and mode == "finetune":
             if "head.W" not in state or state["head.W"].shape != params["head.W"].shape:
                 raise LearnerError("keep_head: the transferred head does not fit this task")
@@ -266,9 +274,8 @@ class ReferenceLearner(Learner):
         params = self._init(rng, x_tr.shape[1], n_out)  # always drawn: common random numbers
         if init_state is not None:
             self._import(params, init_state, mode, keep_head)
-        trainable = [k for k in params if not (mode == "frozen" and k.startswith("body."))]
-        if init_state is None:
-            trainable = list(params)
+        frozen = init_state is not None and mode == "frozen"
+        trainable = [k for k in params if not (frozen and k.startswith("body."))]
 
         m = {k: np.zeros_like(params[k]) for k in trainable}
         v = {k: np.zeros_like(params[k]) for k in trainable}
@@ -291,14 +298,14 @@ class ReferenceLearner(Learner):
                 z, cache = self._forward(params, x_tr[idx])
                 loss, gz = _loss_and_grad(z, t_tr[idx], kind)
                 total += loss * len(idx)
-                grads = self._backward(params, cache, gz)
+                grads = self._backward(params, cache, gz, need_body=not frozen)
                 step += 1
                 lr_t = self.lr * np.sqrt(1 - b2**step) / (1 - b1**step)
                 for k in trainable:
                     m[k] = b1 * m[k] + (1 - b1) * grads[k]
                     v[k] = b2 * v[k] + (1 - b2) * grads[k] ** 2
                     params[k] -= lr_t * m[k] / (np.sqrt(v[k]) + 1e-8)
-                    if self.weight_decay and k.endswith(".W"):
+                    if self.weight_decay and ".W" in k:
                         params[k] -= self.lr * self.weight_decay * params[k]
             train_loss = total / n
             z_va, _ = self._forward(params, x_va)

@@ -1,0 +1,47 @@
+"""The measurement engine: run planning, run keys, the run store, executors, ``measure()``.
+
+Names are loaded lazily so that worker processes can import :mod:`.executors` (and limit
+their thread pools) before numpy loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "measure": "hetero.measure.driver",
+    "MeasureResult": "hetero.measure.driver",
+    "LevelResult": "hetero.measure.driver",
+    "RunStore": "hetero.measure.store",
+    "RunRecord": "hetero.measure.store",
+    "RunSpec": "hetero.measure.keys",
+    "run_key": "hetero.measure.keys",
+    "RunPlanner": "hetero.measure.planner",
+    "make_executor": "hetero.measure.executors",
+    "run_specs": "hetero.measure.executors",
+    "SerialExecutor": "hetero.measure.executors",
+    "DEFAULT_ESTIMATOR": "hetero.measure.estimators",
+    "ESTIMATORS": "hetero.measure.estimators",
+    "Estimator": "hetero.measure.estimators",
+    "get_estimator": "hetero.measure.estimators",
+    "estimate_transfer": "hetero.measure.estimators",
+    "split_half_retest": "hetero.measure.stability",
+    "co_assignment": "hetero.measure.stability",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'hetero.measure' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,291 @@
+"""Transfer estimators: which runs measure T(i -> j) and how their losses combine.
+
+``T(i -> j) = L(i -> j) - L(j)``: a transfer run on target ``j`` starting from source ``i``
+against a baseline on ``j``. Estimators differ in the transfer run and the baseline:
+
+``finetune`` (the paper's converged fine-tuning gap)
+    Transfer: fine-tune everything from the source state to convergence; score = validation
+    loss of the best checkpoint. Baseline: from-scratch run on ``j``, same score.
+``budgeted`` (budgeted fine-tuning gap)
+    Transfer: fine-tune for at most ``K`` epochs; score = mean validation loss over the first
+    ``K`` epochs (area under the curve; a run that stopped earlier holds its best value).
+    Baseline: the first ``K`` epochs of the converged scratch run (same seed: the same
+    initialisation and batch order, so the early curves are paired).
+``frozen`` (frozen-body probe)
+    Transfer: keep the source body fixed, train only the input projection and a fresh head.
+    Baseline: the same probe on the target's own scratch body (self-transfer), so both terms
+    are the same kind of run and ``T(j -> j) = 0`` by construction.
+
+Every entry combines ``n_t`` transfer seeds with ``n_b >= n_t`` baseline seeds (the
+baseline is shared by a whole column, so it gets more seeds) paired by seed: transfer seed
+``s`` starts from source scratch seed ``s`` with the target's seed-``s`` initialisation. With
+``X_s`` the transfer scores and ``Y_b`` the baseline scores,
+
+    T = mean(X) - mean(Y),
+    Var(T) = var(X)/n_t + var(Y)/n_b - 2 cov(X, Y) * n_paired / (n_t n_b),
+
+where ``cov`` is estimated on the paired seeds (common random numbers make it positive and
+shrink the standard error).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hetero.errors import HeteroError
+
+__all__ = [
+    "DEFAULT_ESTIMATOR",
+    "ESTIMATORS",
+    "Estimator",
+    "TransferEstimate",
+    "estimate_transfer",
+    "get_estimator",
+]
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """How transfer and baseline runs are made and scored.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    transfer_mode : {"finetune", "frozen"}
+        ``mode`` passed to :meth:`Learner.fit` for transfer runs.
+    baseline : {"scratch", "self"}
+        Baseline of column ``j``: the scratch run, or a self-transfer run (``j -> j``).
+    score : {"best", "auc"}
+        Best-checkpoint validation loss, or mean of the first ``budget_epochs`` of the curve.
+    budget_epochs : int or None
+        ``K`` of the budgeted estimator (also the transfer runs' epoch cap).
+    """
+
+    name: str
+    transfer_mode: str = "finetune"
+    baseline: str = "scratch"
+    score: str = "best"
+    budget_epochs: int | None = None
+    description: str = ""
+
+    @property
+    def transfer_max_epochs(self) -> int | None:
+        return self.budget_epochs if self.score == "auc" else None
+
+    def run_score(self, val_loss: float, curve: list[float]) -> float:
+        """Score of one run from its best validation loss and per-epoch curve."""
+        if self.score == "best":
+            return float(val_loss)
+        k = int(self.budget_epochs or 1)
+        if not curve:
+            return float(val_loss)
+        vals = list(curve[:k])
+        best = min(vals)
+        vals += [best] * (k - len(vals))
+        return float(np.mean(vals))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "transfer_mode": self.transfer_mode,
+            "baseline": self.baseline,
+            "score": self.score,
+            "budget_epochs": self.budget_epochs,
+        }
+
+
+ESTIMATORS: dict[str, Estimator] = {
+    "finetune": Estimator(
+        "finetune", description="converged fine-tuning gap (paper): best val loss vs scratch"
+    ),
+    "budgeted": Estimator(
+        "budgeted",
+        score="auc",
+        budget_epochs=8,
+        description="fine-tuning gap over the first K=8 epochs (area under the val curve)",
+    ),
+    "frozen": Estimator(
+        "frozen",
+        transfer_mode="frozen",
+        baseline="self",
+        description="frozen-body probe vs the target's own frozen body",
+    ),
+}
+
+#: Estimator used when none is named: the one with the best test-retest reliability at
+#: equal compute in ``benchmarks/bench_measure.py`` (see docs/benchmarks.md).
+DEFAULT_ESTIMATOR = "frozen"
+
+
+def get_estimator(name: str | Estimator, **overrides: Any) -> Estimator:
+    """The estimator called ``name`` (``overrides`` e.g. ``budget_epochs=5``)."""
+    if isinstance(name, Estimator):
+        est = name
+    else:
+        try:
+            est = ESTIMATORS[name]
+        except KeyError:
+            raise HeteroError(
+                f"unknown estimator {name!r} (valid: {', '.join(sorted(ESTIMATORS))})"
+            ) from None
+    if overrides:
+        values = {**est.to_dict(), "description": est.description, **overrides}
+        est = Estimator(**values)
+    return est
+
+
+@dataclass
+class TransferEstimate:
+    """Per-entry transfer estimates of one level (modality or interaction).
+
+    Attributes
+    ----------
+    labels : list of str
+    values : ndarray (n, n)
+        ``T[i, j]`` (source ``i``, target ``j``); NaN where not measured; zero diagonal.
+    se : ndarray (n, n)
+        Standard error of ``values`` (NaN with fewer than two transfer seeds).
+    std : ndarray (n, n)
+        Standard deviation of the per-seed paired gaps ``X_s - Y_s``.
+    count : ndarray (n, n) of int
+        Transfer seeds behind each entry.
+    per_seed : dict int -> ndarray (n, n)
+        ``X_s - mean(Y)`` for each transfer seed ``s`` (for stability and re-tests).
+    baseline : ndarray (n,)
+        Mean baseline score of each target; ``baseline_count`` its seeds.
+    transfer_loss : ndarray (n, n)
+        Mean transfer score.
+    """
+
+    labels: list[str]
+    values: np.ndarray
+    se: np.ndarray
+    std: np.ndarray
+    count: np.ndarray
+    per_seed: dict[int, np.ndarray] = field(default_factory=dict)
+    baseline: np.ndarray | None = None
+    baseline_count: np.ndarray | None = None
+    transfer_loss: np.ndarray | None = None
+
+    def significant(self, z: float = 1.96) -> np.ndarray:
+        """Entries whose interval ``T +- z se`` excludes zero."""
+        with np.errstate(invalid="ignore"):
+            return np.abs(self.values) > z * self.se
+
+    def symmetric_sum(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unclipped ``T12 + T21`` and its standard error (directions independent)."""
+        total = self.values + self.values.T
+        se = np.sqrt(self.se**2 + self.se.T**2)
+        return total, se
+
+
+def _var(a: np.ndarray) -> float:
+    return float(np.var(a, ddof=1)) if a.size >= 2 else math.nan
+
+
+def estimate_transfer(
+    labels: list[str],
+    transfer_scores: Mapping[tuple[str, str, int], float],
+    baseline_scores: Mapping[tuple[str, int], float],
+    *,
+    seeds: Iterable[int] | None = None,
+    baseline_seeds: Iterable[int] | None = None,
+) -> TransferEstimate:
+    """Combine run scores into per-entry transfer estimates.
+
+    Parameters
+    ----------
+    labels : list of str
+        Unit labels (matrix order).
+    transfer_scores : mapping (source, target, seed) -> score
+        Scores of finished transfer runs.
+    baseline_scores : mapping (target, seed) -> score
+        Scores of finished baseline runs.
+    seeds, baseline_seeds : iterable of int, optional
+        Use only these seeds (a half for the re-test, a bootstrap sample); repeats count
+        repeatedly. Default: all seeds present.
+    """
+    n = len(labels)
+    index = {label: i for i, label in enumerate(labels)}
+    seed_list = None if seeds is None else list(seeds)
+    bseed_list = None if baseline_seeds is None else list(baseline_seeds)
+
+    base: dict[int, dict[int, float]] = {j: {} for j in range(n)}
+    for (tgt, seed), score in baseline_scores.items():
+        if tgt in index:
+            base[index[tgt]][seed] = score
+    trans: dict[tuple[int, int], dict[int, float]] = {}
+    for (src, tgt, seed), score in transfer_scores.items():
+        if src in index and tgt in index and src != tgt:
+            trans.setdefault((index[src], index[tgt]), {})[seed] = score
+
+    def pick(d: dict[int, float], wanted: list[int] | None) -> list[tuple[int, float]]:
+        if wanted is None:
+            return sorted(d.items())
+        return [(s, d[s]) for s in wanted if s in d]
+
+    values = np.full((n, n), np.nan)
+    se = np.full((n, n), np.nan)
+    std = np.full((n, n), np.nan)
+    count = np.zeros((n, n), dtype=np.int64)
+    tloss = np.full((n, n), np.nan)
+    baseline = np.full(n, np.nan)
+    bcount = np.zeros(n, dtype=np.int64)
+    per_seed: dict[int, np.ndarray] = {}
+    for j in range(n):
+        b = pick(base[j], bseed_list)
+        if b:
+            baseline[j] = float(np.mean([v for _, v in b]))
+            bcount[j] = len(b)
+    for (i, j), d in trans.items():
+        b = pick(base[j], bseed_list)
+        t = pick(d, seed_list)
+        if not b or not t:
+            continue
+        x = np.array([v for _, v in t])
+        y = np.array([v for _, v in b])
+        n_t, n_b = x.size, y.size
+        ymean = float(y.mean())
+        values[i, j] = float(x.mean()) - ymean
+        tloss[i, j] = float(x.mean())
+        count[i, j] = n_t
+        bdict = dict(b)
+        paired = [(v, bdict[s]) for s, v in t if s in bdict]
+        if len(paired) >= 2:
+            px = np.array([p[0] for p in paired])
+            py = np.array([p[1] for p in paired])
+            cov = float(np.cov(px, py, ddof=1)[0, 1])
+            std[i, j] = float(np.std(px - py, ddof=1))
+        else:
+            cov = 0.0
+        var = _var(x) / n_t + (_var(y) / n_b if n_b >= 2 else 0.0)
+        var -= 2.0 * cov * len(paired) / (n_t * n_b)
+        if n_t >= 2:
+            # with few seeds the covariance estimate can overshoot and drive the variance to
+            # zero; never report less than half the paired-gap standard error
+            floor = (std[i, j] ** 2 / n_t) if np.isfinite(std[i, j]) else 0.0
+            se[i, j] = math.sqrt(max(var, floor * 0.25, 1e-12))
+        for s, v in t:
+            per_seed.setdefault(s, np.full((n, n), np.nan))[i, j] = v - ymean
+    np.fill_diagonal(values, 0.0)
+    np.fill_diagonal(se, 0.0)
+    np.fill_diagonal(std, 0.0)
+    for m in per_seed.values():
+        np.fill_diagonal(m, 0.0)
+    return TransferEstimate(
+        labels=list(labels),
+        values=values,
+        se=se,
+        std=std,
+        count=count,
+        per_seed=per_seed,
+        baseline=baseline,
+        baseline_count=bcount,
+        transfer_loss=tloss,
+    )

@@ -1,0 +1,453 @@
+"""Executors (serial, process pool, dask) and the scheduler that feeds them runs.
+
+Every executor is a :class:`concurrent.futures.Executor`, so any executor works from Python
+(``measure(..., executor=my_executor)``). The scheduler keeps the run store single-writer:
+workers get the unit's data and, for transfer runs, the source state as ``.npz`` bytes, and
+return their result; the driver process writes each finished run in its own transaction.
+A transfer run is submitted as soon as its source run's state is stored.
+
+This module imports no numpy at import time, so that a spawned worker can limit its thread
+pools before numpy (or torch) loads.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "EXECUTORS",
+    "ExecutorHandle",
+    "RunEvent",
+    "SerialExecutor",
+    "default_workers",
+    "execute_run",
+    "make_executor",
+    "run_specs",
+]
+
+EXECUTORS: tuple[str, ...] = ("serial", "process", "dask")
+
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def default_workers() -> int:
+    """Cores available to this process (one worker per core)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def limit_worker_threads(threads: int = 1) -> None:
+    """Limit BLAS/OpenMP (and, through ``HETERO_WORKER_THREADS``, torch) thread pools.
+
+    Runs as the initializer of every process-pool and dask worker. Learners that use torch
+    read ``HETERO_WORKER_THREADS`` and call ``torch.set_num_threads``.
+    """
+    for var in _THREAD_VARS:
+        os.environ[var] = str(threads)
+    os.environ["HETERO_WORKER_THREADS"] = str(threads)
+    if "numpy" in sys.modules or "torch" in sys.modules:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(threads)
+        except ImportError:  # pragma: no cover
+            pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+class SerialExecutor(cf.Executor):
+    """Runs each submitted call immediately in the calling process."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        future: cf.Future = cf.Future()
+        if not future.set_running_or_notify_cancel():  # pragma: no cover
+            return future
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            future.set_exception(exc)
+        return future
+
+
+@dataclass
+class ExecutorHandle:
+    """An executor with its kind, worker count and a ``close`` that frees its resources."""
+
+    executor: cf.Executor
+    kind: str
+    workers: int
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self, *, cancel: bool = False) -> None:
+        try:
+            self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
+        except TypeError:  # executors without cancel_futures
+            self.executor.shutdown(wait=not cancel)
+        for closer in self._closers:
+            try:
+                closer()
+            except Exception:  # pragma: no cover - best effort on teardown
+                pass
+
+    def __enter__(self) -> ExecutorHandle:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.close(cancel=exc_type is not None)
+
+
+def make_executor(
+    kind: str = "serial", *, workers: int | None = None, scheduler: str | None = None
+) -> ExecutorHandle:
+    """Create an executor by name.
+
+    Parameters
+    ----------
+    kind : {"serial", "process", "dask"}
+    workers : int, optional
+        Worker processes (default: one per core). Ignored by ``serial`` and by ``dask`` with
+        ``scheduler`` (the cluster decides).
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:8786``); a local cluster otherwise.
+    """
+    from hetero.errors import HeteroError
+
+    if kind not in EXECUTORS:
+        raise HeteroError(f"unknown executor {kind!r} (valid: {', '.join(EXECUTORS)})")
+    if workers is not None and workers < 1:
+        raise HeteroError(f"workers: expected at least 1, got {workers}")
+    if scheduler is not None and kind != "dask":
+        raise HeteroError("--scheduler needs --executor dask")
+    if kind == "serial":
+        return ExecutorHandle(SerialExecutor(), "serial", 1)
+    n = workers or default_workers()
+    if kind == "process":
+        import multiprocessing as mp
+
+        ex = cf.ProcessPoolExecutor(
+            max_workers=n, mp_context=mp.get_context("spawn"), initializer=limit_worker_threads
+        )
+        return ExecutorHandle(ex, "process", n)
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise HeteroError(
+            "--executor dask needs dask.distributed (pip install 'hetero[distributed]')"
+        ) from None
+    closers: list[Callable[[], None]] = []
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=30)
+        except (OSError, TimeoutError) as exc:
+            raise HeteroError(f"cannot connect to dask scheduler {scheduler!r} ({exc})") from None
+        closers.append(client.close)
+    else:
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        client = Client(cluster)
+        closers += [client.close, cluster.close]
+    client.run(limit_worker_threads)
+    n_workers = len(client.scheduler_info().get("workers", {})) or n
+    return ExecutorHandle(client.get_executor(pure=False), "dask", n_workers, closers)
+
+
+# --------------------------------------------------------------------------- worker side
+def _versions(learner: Any) -> dict[str, str]:
+    import numpy as np
+
+    from hetero import __version__
+
+    out = {
+        "hetero": __version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "learner_class": f"{type(learner).__module__}.{type(learner).__qualname__}",
+    }
+    if "torch" in sys.modules:
+        out["torch"] = str(sys.modules["torch"].__version__)
+    return out
+
+
+def execute_run(
+    spec: Any,
+    learner_name: str,
+    learner_config: dict[str, Any],
+    task: Any,
+    source_state: bytes | None,
+) -> dict[str, Any]:
+    """Train one run (in a worker); return a plain dict (never raises for run errors)."""
+    start = time.perf_counter()
+    learner = None
+    try:
+        from hetero.learners import get_learner, state_from_bytes, state_to_bytes
+        from hetero.suite import Unit
+
+        learner = get_learner(learner_name, **learner_config)
+        init = state_from_bytes(source_state) if source_state is not None else None
+        res = learner.fit(
+            task,
+            Unit.parse(spec.unit),
+            seed=spec.seed,
+            init_state=init,
+            mode=spec.mode,
+            keep_head=spec.keep_head,
+            max_epochs=spec.max_epochs,
+            return_state=spec.save_state,
+        )
+        state = None
+        if spec.save_state:
+            if res.state is None:
+                raise RuntimeError("learner returned no state although return_state=True")
+            state = state_to_bytes(res.state)
+        return {
+            "status": "ok",
+            "val_loss": res.val_loss,
+            "val_metric": res.val_metric,
+            "metric": getattr(task, "metric", None),
+            "curve": res.curve,
+            "epochs": res.epochs,
+            "best_epoch": res.best_epoch,
+            "converged": res.converged,
+            "info": res.info,
+            "wall_time": time.perf_counter() - start,
+            "versions": _versions(learner),
+            "state": state,
+        }
+    except Exception as exc:
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
+        return {
+            "status": "failed",
+            "error": " ".join(f"{type(exc).__name__}: {exc}{where}".split()),
+            "wall_time": time.perf_counter() - start,
+            "versions": _versions(learner) if learner is not None else {},
+        }
+
+
+# --------------------------------------------------------------------------- scheduler
+@dataclass
+class RunEvent:
+    """What the scheduler reports after each finished (or skipped) run."""
+
+    spec: Any
+    status: str  # ok | failed | retry | skipped | cached
+    record: Any = None
+    done: int = 0
+    total: int = 0
+
+
+@dataclass
+class RunStats:
+    """Counts of one :func:`run_specs` call."""
+
+    total: int = 0
+    cached: int = 0
+    trained: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    wall_time: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "cached": self.cached,
+            "trained": self.trained,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "retried": self.retried,
+            "wall_time": round(self.wall_time, 3),
+        }
+
+
+def run_specs(
+    specs: Iterable[Any],
+    store: Any,
+    handle: ExecutorHandle,
+    *,
+    learner_name: str,
+    learner_config: dict[str, Any],
+    task_for: Callable[[str], Any],
+    retries: int = 2,
+    max_in_flight: int | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+) -> RunStats:
+    """Train every spec that the store does not hold yet.
+
+    Parameters
+    ----------
+    specs : iterable of RunSpec
+    store : RunStore
+        Finished runs are written here (one transaction each) by this process only.
+    handle : ExecutorHandle
+    learner_name, learner_config
+        The learner every worker creates.
+    task_for : callable label -> Task
+        The (possibly trimmed) task holding a unit's data, shipped with each run.
+    retries : int
+        A failed run is retried up to this many times in this call; then it is stored as
+        failed and runs that transfer from it are skipped.
+    max_in_flight : int, optional
+        Submitted-but-unfinished runs (default: two per worker).
+    on_event : callable, optional
+        Called with a :class:`RunEvent` after every finished, failed or skipped run.
+    """
+    from hetero.measure.store import RunRecord
+
+    t0 = time.perf_counter()
+    unique: dict[str, Any] = {}
+    for spec in specs:
+        unique.setdefault(spec.key, spec)
+    stats = RunStats(total=len(unique))
+    pending: dict[str, Any] = {}
+    done = 0
+
+    def emit(spec: Any, status: str, record: Any = None) -> None:
+        if on_event is not None:
+            on_event(RunEvent(spec, status, record, done, stats.total))
+
+    for key, spec in unique.items():
+        rec = store.get(key)
+        if rec is not None and rec.ok and (not spec.save_state or store.has_state(key)):
+            stats.cached += 1
+            done += 1
+            emit(spec, "cached", rec)
+        else:
+            pending[key] = spec
+    attempts: dict[str, int] = {}
+    dead: set[str] = set()  # keys failed for good in this call
+    limit = max_in_flight or max(2, 2 * handle.workers)
+    in_flight: dict[cf.Future, Any] = {}
+
+    def ready(spec: Any) -> bool | None:
+        """True: can start; False: wait for its source; None: its source failed."""
+        if spec.source_key is None:
+            return True
+        if spec.source_key in dead:
+            return None
+        return store.has_state(spec.source_key)
+
+    def submit(spec: Any) -> None:
+        source = store.state_bytes(spec.source_key) if spec.source_key else None
+        fut = handle.executor.submit(
+            execute_run, spec, learner_name, learner_config, task_for(spec.unit), source
+        )
+        in_flight[fut] = spec
+
+    try:
+        while pending or in_flight:
+            for key in list(pending):
+                if len(in_flight) >= limit:
+                    break
+                spec = pending[key]
+                state = ready(spec)
+                if state is None:
+                    del pending[key]
+                    dead.add(key)
+                    stats.skipped += 1
+                    done += 1
+                    emit(spec, "skipped")
+                elif state:
+                    del pending[key]
+                    submit(spec)
+            if not in_flight:
+                if pending:  # sources neither planned nor stored: cannot proceed
+                    for key, spec in list(pending.items()):
+                        del pending[key]
+                        stats.skipped += 1
+                        done += 1
+                        emit(spec, "skipped")
+                break
+            finished, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                spec = in_flight.pop(fut)
+                try:
+                    out = fut.result()
+                except Exception as exc:  # worker crashed (e.g. killed), not a run error
+                    out = {
+                        "status": "failed",
+                        "error": " ".join(f"{type(exc).__name__}: {exc}".split()),
+                        "wall_time": 0.0,
+                        "versions": {},
+                    }
+                n_att = attempts.get(spec.key, 0) + 1
+                attempts[spec.key] = n_att
+                prev = store.get(spec.key)
+                total_attempts = n_att + (prev.attempts if prev is not None and not prev.ok else 0)
+                if out["status"] != "ok" and n_att <= retries:
+                    stats.retried += 1
+                    emit(spec, "retry")
+                    pending[spec.key] = spec
+                    continue
+                state = out.pop("state", None)
+                record = RunRecord(
+                    key=spec.key,
+                    status=out["status"],
+                    kind=spec.kind,
+                    level=spec.level,
+                    unit=spec.unit,
+                    seed=spec.seed,
+                    learner=learner_name,
+                    learner_config=learner_config,
+                    source=spec.source,
+                    source_key=spec.source_key,
+                    mode=spec.mode,
+                    keep_head=spec.keep_head,
+                    max_epochs=spec.max_epochs,
+                    val_loss=out.get("val_loss"),
+                    val_metric=out.get("val_metric"),
+                    metric=out.get("metric"),
+                    curve=out.get("curve") or [],
+                    epochs=out.get("epochs"),
+                    best_epoch=out.get("best_epoch"),
+                    converged=out.get("converged"),
+                    wall_time=out.get("wall_time"),
+                    versions=out.get("versions") or {},
+                    info=out.get("info") or {},
+                    error=out.get("error"),
+                    attempts=total_attempts,
+                )
+                store.put(record, state)
+                done += 1
+                if record.ok:
+                    stats.trained += 1
+                    emit(spec, "ok", record)
+                else:
+                    stats.failed += 1
+                    stats.failures.append((spec.unit, record.error or ""))
+                    dead.add(spec.key)
+                    emit(spec, "failed", record)
+    except BaseException:
+        for fut in in_flight:
+            fut.cancel()
+        raise
+    finally:
+        stats.wall_time = time.perf_counter() - t0
+    return stats

@@ -1,0 +1,170 @@
+"""Reliability of a measurement: split-half test-retest and plan stability over seeds.
+
+Test-retest splits the seeds in two disjoint halves (transfer seeds and baseline seeds
+alike, so pairing is kept), estimates the matrices from each half and reports the Spearman
+correlation of their off-diagonal entries (T and d) and the adjusted Rand index of the plans
+clustered from each half. Each half has half the seeds of the full measurement; the
+Spearman-Brown formula ``2r / (1 + r)`` projects the reliability of the full one.
+
+Plan stability re-estimates the matrix on bootstrap samples of the seeds, re-clusters, and
+reports how often each pair of units lands in the same group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hetero.measure.estimators import estimate_transfer
+
+__all__ = [
+    "RELIABLE_SPEARMAN",
+    "co_assignment",
+    "offdiag_spearman",
+    "reliability_statement",
+    "split_half_retest",
+]
+
+#: Split-half Spearman of d (projected to the full seed count) from which a matrix is
+#: called reliable enough to act on.
+RELIABLE_SPEARMAN = 0.7
+
+
+def offdiag_spearman(a: np.ndarray, b: np.ndarray, *, upper: bool = False) -> float:
+    """Spearman correlation of the off-diagonal entries finite in both (NaN if < 3 or flat)."""
+    from scipy.stats import spearmanr
+
+    n = a.shape[0]
+    mask = np.triu(np.ones((n, n), dtype=bool), 1) if upper else ~np.eye(n, dtype=bool)
+    mask &= np.isfinite(a) & np.isfinite(b)
+    x, y = a[mask], b[mask]
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
+def _halves(seeds: Sequence[int]) -> tuple[list[int], list[int]]:
+    seeds = sorted(seeds)
+    return seeds[0::2], seeds[1::2]
+
+
+def split_half_retest(
+    labels: list[str],
+    transfer_scores: Mapping[tuple[str, str, int], float],
+    baseline_scores: Mapping[tuple[str, int], float],
+    *,
+    seeds: Sequence[int],
+    baseline_seeds: Sequence[int],
+    to_distance: Callable[[np.ndarray], np.ndarray],
+    to_groups: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> dict[str, Any] | None:
+    """Test-retest from two disjoint halves of the seeds (None with fewer than 2 seeds).
+
+    Parameters
+    ----------
+    to_distance : callable T -> d
+        Turns a transfer matrix into the (completed, when sampled) distance matrix.
+    to_groups : callable d -> group labels, optional
+        Clusters a distance matrix (for the plan ARI).
+    """
+    if len(seeds) < 2:
+        return None
+    from sklearn.metrics import adjusted_rand_score
+
+    ta, tb = _halves(seeds)
+    ba, bb = _halves(baseline_seeds)
+    ea = estimate_transfer(labels, transfer_scores, baseline_scores, seeds=ta, baseline_seeds=ba)
+    eb = estimate_transfer(labels, transfer_scores, baseline_scores, seeds=tb, baseline_seeds=bb)
+    da, db = to_distance(ea.values), to_distance(eb.values)
+    rho_t = offdiag_spearman(ea.values, eb.values)
+    rho_d = offdiag_spearman(da, db, upper=True)
+    out: dict[str, Any] = {
+        "halves": {"seeds": [ta, tb], "baseline_seeds": [ba, bb]},
+        "spearman_T": rho_t,
+        "spearman_d": rho_d,
+        "spearman_T_full": _brown(rho_t),
+        "spearman_d_full": _brown(rho_d),
+        "plan_ari": None,
+    }
+    if to_groups is not None and np.isfinite(da).all() and np.isfinite(db).all():
+        out["plan_ari"] = float(adjusted_rand_score(to_groups(da), to_groups(db)))
+    out["reliable"] = bool(
+        np.isfinite(out["spearman_d_full"]) and out["spearman_d_full"] >= RELIABLE_SPEARMAN
+    )
+    out["statement"] = reliability_statement(out)
+    return out
+
+
+def _brown(r: float) -> float:
+    if not np.isfinite(r) or r <= -1:
+        return float("nan")
+    return float(2 * r / (1 + r))
+
+
+def reliability_statement(retest: Mapping[str, Any] | None) -> str:
+    """One plain sentence on whether the matrix can be acted on."""
+    if retest is None:
+        return "reliability unknown: a test-retest needs at least 2 seeds (--seeds 2 or more)"
+    rd, rfull = retest.get("spearman_d"), retest.get("spearman_d_full")
+    if rd is None or not np.isfinite(rd):
+        return "reliability unknown: too few comparable entries for a test-retest correlation"
+    ari = retest.get("plan_ari")
+    ari_txt = "" if ari is None else f", plan ARI between halves {ari:.2f}"
+    if retest.get("reliable"):
+        return (
+            f"reliable: split-half Spearman of d {rd:.2f} (projected {rfull:.2f} for all seeds)"
+            f"{ari_txt}"
+        )
+    return (
+        f"NOT reliable enough to act on: split-half Spearman of d {rd:.2f} (projected "
+        f"{rfull:.2f} for all seeds, below {RELIABLE_SPEARMAN}){ari_txt}; add seeds "
+        f"(--seeds N or --seeds auto) or use a lower-noise estimator"
+    )
+
+
+def co_assignment(
+    labels: list[str],
+    transfer_scores: Mapping[tuple[str, str, int], float],
+    baseline_scores: Mapping[tuple[str, int], float],
+    *,
+    seeds: Sequence[int],
+    baseline_seeds: Sequence[int],
+    to_distance: Callable[[np.ndarray], np.ndarray],
+    to_groups: Callable[[np.ndarray], np.ndarray],
+    n_boot: int = 50,
+    seed: int = 0,
+) -> dict[str, Any] | None:
+    """How often each pair of units shares a group over bootstrap samples of the seeds.
+
+    Returns ``{"labels", "frequency" (n x n), "n_boot", "mean_stability"}`` where
+    ``mean_stability`` is the mean over pairs of ``max(f, 1 - f)`` (1 = every bootstrap
+    gives the same plan); None with fewer than 2 transfer seeds.
+    """
+    if len(seeds) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    seeds = sorted(seeds)
+    bseeds = sorted(baseline_seeds)
+    n = len(labels)
+    freq = np.zeros((n, n))
+    used = 0
+    for _ in range(n_boot):
+        ts = rng.choice(seeds, size=len(seeds), replace=True).tolist()
+        bs = rng.choice(bseeds, size=len(bseeds), replace=True).tolist()
+        est = estimate_transfer(
+            labels, transfer_scores, baseline_scores, seeds=ts, baseline_seeds=bs
+        )
+        d = to_distance(est.values)
+        if not np.isfinite(d).all():
+            continue
+        g = np.asarray(to_groups(d))
+        freq += g[:, None] == g[None, :]
+        used += 1
+    if used == 0:
+        return None
+    freq /= used
+    iu = np.triu_indices(n, 1)
+    stab = float(np.mean(np.maximum(freq[iu], 1 - freq[iu]))) if n > 1 else 1.0
+    return {"labels": list(labels), "frequency": freq, "n_boot": used, "mean_stability": stab}
