@@ -154,17 +154,33 @@ def load_spoken_digits(
     *,
     data_dir: str | os.PathLike | None = None,
     pool: int = 2,
+    features: str = "logmel",
+    n_mels: int = 32,
+    n_fft: int = 256,
+    hop: int = 128,
+    n_frames: int = 32,
+    test_takes: int = 5,
+    val_takes: int = 5,
     seed: int = 0,
-    **audio_options,
 ) -> RawTask:
     """Spoken + written digits: each FSDD recording paired with an MNIST-5k image of its digit.
 
     Built as AV-MNIST is (a spoken digit with an image of the same class): every recording
     gets a distinct MNIST-5k image of the same label (500 per class >= 300 recordings), so
-    no image is used twice and the FSDD take split carries over. ``audio_options`` go to
-    :func:`load_fsdd`; ``pool`` average-pools the MNIST images.
+    no image is used twice and the FSDD take split carries over. The audio options are those
+    of :func:`load_fsdd`; ``pool`` average-pools the MNIST images; ``seed`` drives the pairing.
     """
-    audio = load_fsdd(path, data_dir=data_dir, **audio_options)
+    audio = load_fsdd(
+        path,
+        data_dir=data_dir,
+        features=features,
+        n_mels=n_mels,
+        n_fft=n_fft,
+        hop=hop,
+        n_frames=n_frames,
+        test_takes=test_takes,
+        val_takes=val_takes,
+    )
     x_m, y_m = _mnist_images(pool)
     ia, ib, _lab = pair_by_label(audio.y, y_m, seed)
     if len(ia) != audio.n_samples:

@@ -1,0 +1,218 @@
+"""``hetero datasets list`` and ``hetero datasets show NAME``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hetero.cli._common import handle_errors
+
+__all__ = ["register"]
+
+datasets_app = typer.Typer(
+    help="Describe the dataset loaders and built-in suites.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _parse_options(pairs: list[str]) -> dict[str, Any]:
+    import yaml
+
+    from hetero.datasets import DatasetError
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DatasetError(f"--option {pair!r}: expected KEY=VALUE (VALUE in YAML syntax)")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise DatasetError(f"--option {pair!r}: VALUE is not valid YAML") from None
+    return out
+
+
+def _class_counts(y, idx) -> list[int]:
+    import numpy as np
+
+    return np.bincount(y[idx], minlength=int(y.max()) + 1).tolist()
+
+
+def _dataset_summary(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    from hetero.datasets import dataset_info, load_raw
+
+    info = dataset_info(name)
+    raw = load_raw(name, **options)
+    task = raw.to_task()
+    summary = task.summary()
+    summary.update(
+        dataset=name,
+        description=raw.description,
+        origin=info.origin,
+        requires=info.requires,
+        options={
+            k: (None if v is inspect.Parameter.empty else v) for k, v in info.options().items()
+        },
+        given_options=options,
+        classes=raw.classes,
+    )
+    if task.target in ("multiclass", "binary"):
+        summary["class_counts"] = {s: _class_counts(raw.y, idx) for s, idx in raw.splits().items()}
+    return summary
+
+
+def _print_dataset(s: dict[str, Any]) -> None:
+    echo = typer.echo
+    echo(f"dataset {s['dataset']}: {s['description']}")
+    echo(f"  source   {s['source']}  ({s['origin']}; needs {s['requires']})")
+    echo(
+        f"  target   {s['target']}, {s['n_outputs']} outputs, loss {s['loss']}, metric {s['metric']}"
+    )
+    echo(f"  samples  {s['n_samples']}: train {s['n_train']}, val {s['n_val']}, test {s['n_test']}")
+    if s.get("classes"):
+        echo(f"  classes  {', '.join(s['classes'])}")
+        for split, counts in s.get("class_counts", {}).items():
+            echo(f"    {split:<5} per class: {counts}")
+    echo("  modalities")
+    for m in s["modalities"]:
+        positions = "x".join(map(str, m["positions"])) or "1"
+        echo(
+            f"    {m['name']:<14} {m['kind']:<10} shape {tuple(m['shape'])}: "
+            f"{positions} positions x {m['channels']} channels"
+        )
+    opts = ", ".join(f"{k}={v!r}" for k, v in s["options"].items())
+    echo(f"  options  {opts}")
+    echo("           generic: modalities, rename, max_samples, sample_seed")
+
+
+def _print_suite(s: dict[str, Any]) -> None:
+    echo = typer.echo
+    echo(
+        f"suite {s['name']}: {s['n_tasks']} tasks, {s['n_units']} units, "
+        f"{s['n_interaction_units']} interaction units  ({s['source']})"
+    )
+    for t in s["tasks"]:
+        echo(
+            f"  task {t['name']}: {t['target']} ({t['n_outputs']} outputs), {t['n_samples']} samples "
+            f"(train {t['n_train']}, val {t['n_val']}, test {t['n_test']})"
+        )
+        for m in t["modalities"]:
+            positions = "x".join(map(str, m["positions"])) or "1"
+            echo(
+                f"    {m['name']:<14} {m['kind']:<10} {positions} positions x {m['channels']} channels"
+            )
+    shared = [m for m in s["modalities"] if len(m["tasks"]) > 1]
+    if shared:
+        echo(
+            "  shared modalities: "
+            + "; ".join(f"{m['name']} ({', '.join(m['tasks'])})" for m in shared)
+        )
+
+
+@datasets_app.command("list")
+@handle_errors
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """List the dataset loaders and the built-in suites."""
+    from hetero.datasets import dataset_info, list_datasets, list_suites, suite_path
+
+    rows = [dataset_info(n) for n in list_datasets()]
+    suites = {}
+    for name in list_suites():
+        import yaml
+
+        spec = yaml.safe_load(suite_path(name).read_text(encoding="utf-8")) or {}
+        suites[name] = [t.get("name", t.get("dataset")) for t in spec.get("tasks", [])]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "datasets": [
+                        {
+                            "name": r.name,
+                            "origin": r.origin,
+                            "requires": r.requires,
+                            "summary": r.summary,
+                        }
+                        for r in rows
+                    ],
+                    "suites": suites,
+                },
+                indent=2,
+            )
+        )
+        return
+    typer.echo("datasets (hetero datasets show NAME):")
+    for r in rows:
+        typer.echo(f"  {r.name:<15} {r.origin:<10} {r.summary}  [needs {r.requires}]")
+    typer.echo("built-in suites:")
+    for name, tasks in suites.items():
+        typer.echo(f"  {name:<15} {len(tasks)} tasks: {', '.join(tasks)}")
+
+
+@datasets_app.command("show")
+@handle_errors
+def show_command(
+    name: str = typer.Argument(
+        ..., help="A dataset name, a built-in suite name or a suite YAML file."
+    ),
+    option: list[str] = typer.Option(
+        [], "--option", "-o", help="Loader option KEY=VALUE (VALUE in YAML syntax); repeatable."
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Folder with local copies of public datasets (default $HETERO_DATA_DIR).",
+    ),
+    trust_pickle: bool = typer.Option(
+        False,
+        "--trust-pickle",
+        help="Allow unpickling a MultiBench pickle you trust (affect, mimic).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Describe a dataset (shapes, kinds, splits, classes) or a suite (tasks and modalities)."""
+    from hetero._io import to_jsonable
+    from hetero.datasets import DatasetError, dataset_info, get_suite, list_datasets, list_suites
+
+    is_file = name.endswith((".yaml", ".yml")) or "/" in name
+    if name not in list_datasets() and name not in list_suites() and not is_file:
+        import difflib
+
+        close = difflib.get_close_matches(name, list_datasets() + list_suites(), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise DatasetError(
+            f"unknown dataset or suite {name!r}; {hint}(datasets: {', '.join(list_datasets())}; "
+            f"suites: {', '.join(list_suites())}; or give a suite .yaml file)"
+        )
+    if name in list_datasets():
+        options = _parse_options(option)
+        loader_opts = dataset_info(name).options()
+        if data_dir is not None and "data_dir" in loader_opts:
+            options.setdefault("data_dir", str(data_dir))
+        if trust_pickle and "trust_pickle" in loader_opts:
+            options["trust_pickle"] = True
+        summary = _dataset_summary(name, options)
+        printer = _print_dataset
+    else:
+        if option:
+            raise DatasetError("--option applies to a dataset, not a suite (edit the suite YAML)")
+        summary = get_suite(name, data_dir=data_dir).summary()
+        printer = _print_suite
+    if as_json:
+        typer.echo(json.dumps(to_jsonable(summary), indent=2))
+    else:
+        printer(summary)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``datasets`` command group to the ``hetero`` app."""
+    app.add_typer(datasets_app, name="datasets")
