@@ -24,6 +24,10 @@ _EXPORTS: dict[str, str] = {
     "Suite": "hetero.suite",
     "Unit": "hetero.suite",
     "load_suite": "hetero.suite",
+    "load_task": "hetero.datasets",
+    "get_suite": "hetero.datasets",
+    "list_datasets": "hetero.datasets",
+    "list_suites": "hetero.datasets",
 }
 
 __all__ = ["__version__", *_EXPORTS]

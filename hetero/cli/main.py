@@ -17,7 +17,7 @@ import typer
 __all__ = ["app", "main"]
 
 # Built-in command modules, in the order their commands are listed by --help.
-_COMMAND_MODULES: tuple[str, ...] = ("hetero.cli.analysis",)
+_COMMAND_MODULES: tuple[str, ...] = ("hetero.cli.analysis", "hetero.cli.datasets")
 
 app = typer.Typer(
     name="hetero",
