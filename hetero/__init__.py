@@ -28,6 +28,13 @@ _EXPORTS: dict[str, str] = {
     "get_suite": "hetero.datasets",
     "list_datasets": "hetero.datasets",
     "list_suites": "hetero.datasets",
+    "Learner": "hetero.learners",
+    "FitResult": "hetero.learners",
+    "get_learner": "hetero.learners",
+    "list_learners": "hetero.learners",
+    "register_learner": "hetero.learners",
+    "MeasureResult": "hetero.measure",
+    "RunStore": "hetero.measure",
 }
 
 __all__ = ["__version__", *_EXPORTS]

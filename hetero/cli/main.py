@@ -17,7 +17,7 @@ import typer
 __all__ = ["app", "main"]
 
 # Built-in command modules, in the order their commands are listed by --help.
-_COMMAND_MODULES: tuple[str, ...] = ("hetero.cli.analysis", "hetero.cli.datasets")
+_COMMAND_MODULES: tuple[str, ...] = ("hetero.cli.analysis", "hetero.cli.datasets", "hetero.cli.measure")
 
 app = typer.Typer(
     name="hetero",

@@ -1,0 +1,308 @@
+"""``hetero measure`` (train and transfer to measure heterogeneity) and ``hetero runs``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hetero.cli._common import fail, handle_errors
+
+__all__ = ["register"]
+
+
+def _parse_config(items: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values parsed as JSON when they are JSON (numbers, booleans)."""
+    from hetero.errors import LearnerError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise LearnerError(f"--learner-option {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+class _Progress:
+    """Rich progress bar with counts and ETA on stderr (silent when not a terminal + quiet)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.progress = None
+        self.task = None
+        self.total = 0
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task("runs", total=None, status="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def start(self, total: int) -> None:
+        self.total += total
+        if self.progress is not None:
+            self.progress.update(self.task, total=self.total)
+
+    def event(self, ev: Any) -> None:
+        self.counts = getattr(self, "counts", {})
+        self.counts[ev.status] = self.counts.get(ev.status, 0) + 1
+        if self.progress is None or ev.status == "retry":
+            return
+        status = " ".join(
+            f"{k} {v}"
+            for k, v in sorted(self.counts.items())
+            if k in ("cached", "failed", "skipped")
+        )
+        self.progress.update(self.task, advance=1, status=status)
+
+
+def _summary_table(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    s = result.summary
+    table = Table(title=f"hetero measure: {s['suite']}")
+    for col in ("level", "units", "pairs measured", "completed", "significant", "converged",
+                "seeds (T/base)", "retest rho(d)", "plan ARI", "stability"):  # fmt: skip
+        table.add_column(col)
+    for level, info in s["levels"].items():
+        rt = info.get("retest") or {}
+        rho = rt.get("spearman_d")
+        ari = rt.get("plan_ari")
+        stab = info.get("stability") or {}
+        conv = info.get("converged_fraction")
+        table.add_row(
+            level,
+            str(info["units"]),
+            f"{info['measured_pairs']}/{info['ordered_pairs']}",
+            str(info["entries_completed"]),
+            str(info["significant_entries"]),
+            "-" if conv is None else f"{100 * conv:.0f}%",
+            f"{len(info['transfer_seeds'])}/{len(info['baseline_seeds'])}",
+            "-" if rho is None or rho != rho else f"{rho:.2f}",
+            "-" if ari is None else f"{ari:.2f}",
+            "-" if not stab else f"{stab['mean_stability']:.2f}",
+        )
+    console.print(table)
+    r = s["runs"]
+    console.print(
+        f"runs: {r['trained']} trained, {r['cached']} reused from the store, {r['failed']} failed, "
+        f"{r['skipped']} skipped ({r['retried']} retries); wall time {r['wall_time']:.1f} s"
+    )
+    console.print(f"learner: {s['learner']}   estimator: {s['estimator']['name']}")
+    console.print(f"reliability: {s['reliability']}")
+    for f in s["failures"][:5]:
+        console.print(f"failed: {f['unit']}: {f['error']}")
+    if result.plan is None:
+        console.print("no plan: some entries could not be measured (see failures)")
+    if result.out_dir is not None:
+        console.print(f"written to {result.out_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``measure`` and ``runs`` to the ``hetero`` app."""
+
+    @app.command("measure")
+    @handle_errors
+    def measure_cmd(
+        suite: Path = typer.Argument(..., help="Suite YAML file."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output directory (resumable)."),
+        learner: str | None = typer.Option(
+            None, "--learner", help="Learner name (default: highmmt if available, else reference)."
+        ),
+        learner_option: list[str] = typer.Option(
+            [], "--learner-option", "-L", help="Learner config KEY=VALUE (repeatable)."
+        ),
+        estimator: str | None = typer.Option(
+            None, "--estimator", help="finetune | budgeted | frozen (default: see docs)."
+        ),
+        interactions: bool | None = typer.Option(
+            None,
+            "--interactions/--no-interactions",
+            help="Measure interaction units too (default: when the learner supports them).",
+        ),
+        fraction: float | None = typer.Option(
+            None, "--fraction", help="Measure this fraction of ordered pairs, complete the rest."
+        ),
+        budget: int | None = typer.Option(
+            None, "--budget", help="Measure this many ordered pairs per level, complete the rest."
+        ),
+        seeds: str = typer.Option("2", "--seeds", help="Transfer seeds per entry, or 'auto'."),
+        baseline_seeds: int | None = typer.Option(
+            None, "--baseline-seeds", help="Seeds per scratch baseline (default 2x --seeds)."
+        ),
+        workers: int | None = typer.Option(
+            None, "--workers", help="Worker processes (default: one per core)."
+        ),
+        executor: str = typer.Option("serial", "--executor", help="serial | process | dask."),
+        scheduler: str | None = typer.Option(
+            None, "--scheduler", help="dask scheduler address (default: a local cluster)."
+        ),
+        max_epochs: int | None = typer.Option(None, "--max-epochs", help="Epoch cap."),
+        unimodal_groups: int | None = typer.Option(None, "--unimodal-groups"),
+        crossmodal_groups: int | None = typer.Option(None, "--crossmodal-groups"),
+        retest: bool = typer.Option(False, "--retest", help="Split-half test-retest report."),
+        keep_head: bool = typer.Option(
+            False, "--keep-head", help="Keep the head on transfers within a task."
+        ),
+        retries: int = typer.Option(2, "--retries", help="Retries of a failed run."),
+        max_runs: int | None = typer.Option(
+            None, "--max-runs", help="With --seeds auto: stop adding seeds after this many runs."
+        ),
+        max_time: float | None = typer.Option(
+            None, "--max-time", help="With --seeds auto: stop adding seeds after SECONDS."
+        ),
+        design_seed: int = typer.Option(0, "--design-seed", help="Seed of the sampled design."),
+        figures: bool = typer.Option(True, "--figures/--no-figures"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+    ) -> None:
+        """Train and transfer to measure heterogeneity; write matrices, checks and a plan."""
+        from hetero.learners import default_learner_name
+        from hetero.measure.driver import measure
+        from hetero.measure.estimators import DEFAULT_ESTIMATOR
+        from hetero.suite import load_suite
+
+        if fraction is not None and budget is not None:
+            raise fail("give either --fraction or --budget, not both")
+        if seeds != "auto":
+            try:
+                seeds_val: int | str = int(seeds)
+            except ValueError:
+                raise fail(
+                    f"--seeds: expected a positive integer or 'auto', got {seeds!r}"
+                ) from None
+        else:
+            seeds_val = "auto"
+        suite_obj = load_suite(suite)  # bad suites fail here, before anything trains
+        name = learner or default_learner_name()
+        if not quiet:
+            why = (
+                ""
+                if learner
+                else " (default"
+                + (": torch/hetero_models not available)" if name == "reference" else ")")
+            )
+            typer.echo(
+                f"learner: {name}{why}; estimator: {estimator or DEFAULT_ESTIMATOR}", err=True
+            )
+        with _Progress(enabled=not quiet) as bar:
+            result = measure(
+                suite_obj,
+                out,
+                learner=name,
+                learner_config=_parse_config(learner_option),
+                estimator=estimator or DEFAULT_ESTIMATOR,
+                interactions=interactions,
+                fraction=fraction,
+                budget=budget,
+                seeds=seeds_val,
+                baseline_seeds=baseline_seeds,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                max_epochs=max_epochs,
+                retries=retries,
+                keep_head=keep_head,
+                unimodal_groups=unimodal_groups,
+                crossmodal_groups=crossmodal_groups,
+                retest=retest,
+                max_runs=max_runs,
+                max_time=max_time,
+                design_seed=design_seed,
+                figures=figures,
+                on_event=bar.event,
+                on_start=bar.start,
+            )
+        if not quiet:
+            _summary_table(result)
+
+    @app.command("runs")
+    @handle_errors
+    def runs_cmd(
+        directory: Path = typer.Argument(..., help="Output directory of `hetero measure`."),
+        as_csv: bool = typer.Option(False, "--csv", help="Export all runs as CSV."),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", help="Write the CSV here instead of stdout."
+        ),
+    ) -> None:
+        """List the runs stored in DIR/runs.sqlite (or export them with --csv)."""
+        from hetero._io import atomic_write_text
+        from hetero.measure.store import RUN_COLUMNS, RunStore
+
+        path = directory / "runs.sqlite" if directory.is_dir() else directory
+        with RunStore(path, readonly=True) as store:
+            records = store.records()
+        if as_csv or output is not None:
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(RUN_COLUMNS)
+            for rec in records:
+                row = []
+                for col in RUN_COLUMNS:
+                    v = getattr(rec, col)
+                    row.append(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)
+                writer.writerow(row)
+            if output is not None:
+                atomic_write_text(output, buf.getvalue())
+            else:
+                sys.stdout.write(buf.getvalue())
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{len(records)} runs in {path}")
+        for col in ("key", "status", "kind", "unit", "source", "seed", "mode", "val_loss",
+                    "metric", "epochs", "conv", "time s", "attempts"):  # fmt: skip
+            table.add_column(col)
+        for r in records:
+            table.add_row(
+                r.key[:10],
+                r.status,
+                r.kind,
+                r.unit,
+                r.source or "",
+                str(r.seed),
+                r.mode if r.kind == "transfer" else "",
+                "" if r.val_loss is None else f"{r.val_loss:.4f}",
+                "" if r.val_metric is None else f"{r.val_metric:.3f}",
+                "" if r.epochs is None else str(r.epochs),
+                "" if r.converged is None else ("yes" if r.converged else "no"),
+                "" if r.wall_time is None else f"{r.wall_time:.2f}",
+                str(r.attempts),
+            )
+        Console().print(table)
