@@ -152,7 +152,7 @@ class ReferenceLearner(Learner):
     def __init__(
         self,
         hidden: int = 32,
-        lr: float = 0.003,
+        lr: float = 0.01,
         weight_decay: float = 1e-4,
         batch_size: int = 64,
         max_epochs: int = 60,
@@ -313,8 +313,10 @@ class ReferenceLearner(Learner):
             if not np.isfinite(val_loss):
                 raise LearnerError(f"{unit.label}: training diverged at epoch {epoch}")
             curve.append(val_loss)
-            if val_loss < best[0] - self.min_delta:
+            improved = val_loss < best[0] - self.min_delta
+            if val_loss < best[0]:  # keep the best checkpoint; patience needs min_delta
                 best = (val_loss, epoch, {k: a.copy() for k, a in params.items()})
+            if improved:
                 stale = 0
             else:
                 stale += 1
