@@ -46,7 +46,10 @@ def _task(target: str = "multiclass", n: int = 240, seed: int = 0) -> Task:
 # -- registry --------------------------------------------------------------------------------
 def test_registry_lists_reference_and_unknown_name_lists_valid_names():
     assert "reference" in list_learners()
-    with pytest.raises(LearnerError, match=r"unknown learner 'refrence' \(valid: .*reference.*did you mean 'reference'"):
+    with pytest.raises(
+        LearnerError,
+        match=r"unknown learner 'refrence' \(valid: .*reference.*did you mean 'reference'",
+    ):
         get_learner("refrence")
 
 
@@ -99,7 +102,7 @@ def test_entry_point_learner_is_loaded_lazily(monkeypatch):
     monkeypatch.setattr(reg, "_REGISTRY", dict(reg._REGISTRY))
     assert {"ep-learner", "ep-broken"} <= set(list_learners())
     assert isinstance(get_learner("ep-learner"), ReferenceLearner)
-    with pytest.raises(LearnerError, match="ep-broken.*cannot be loaded.*missing_pkg"):
+    with pytest.raises(LearnerError, match=r"ep-broken.*cannot be loaded.*missing_pkg"):
         get_learner("ep-broken")
 
 
@@ -114,7 +117,9 @@ def test_state_round_trip_and_validation():
     with pytest.raises(LearnerError, match="numeric numpy array"):
         state_to_bytes({"x": [1, 2]})
     with pytest.raises(LearnerError, match="non-finite"):
-        FitResult(val_loss=float("nan"), val_metric=0, curve=[], epochs=0, best_epoch=0, converged=False)
+        FitResult(
+            val_loss=float("nan"), val_metric=0, curve=[], epochs=0, best_epoch=0, converged=False
+        )
 
 
 # -- reference learner -----------------------------------------------------------------------
