@@ -99,7 +99,7 @@ def test_store_errors(tmp_path):
         RunStore(tmp_path / "none.sqlite", readonly=True)
     bad = tmp_path / "bad.sqlite"
     bad.write_text("not a database")
-    with pytest.raises(HeteroError, match="bad.sqlite"):
+    with pytest.raises(HeteroError, match=r"bad\.sqlite"):
         RunStore(bad)
 
 
@@ -108,7 +108,9 @@ def test_estimators_registry_and_default():
     assert set(ESTIMATORS) == {"finetune", "budgeted", "frozen"}
     assert DEFAULT_ESTIMATOR in ESTIMATORS
     assert get_estimator("budgeted", budget_epochs=3).budget_epochs == 3
-    with pytest.raises(HeteroError, match=r"unknown estimator 'x' \(valid: budgeted, finetune, frozen\)"):
+    with pytest.raises(
+        HeteroError, match=r"unknown estimator 'x' \(valid: budgeted, finetune, frozen\)"
+    ):
         get_estimator("x")
 
 
