@@ -3,7 +3,7 @@
 The MATLAB file holds ``X`` (a 1 x 2 cell: the 3312 x 3312 citation adjacency and the
 3312 x 3703 binary bag of words) and ``Y`` (labels 1-6). The graph becomes a per-paper input
 in one of three ways (``graph=``): ``spectral`` (default; the leading eigenvectors of the
-symmetrically normalised adjacency), ``svd`` (truncated SVD of the adjacency) or
+regularised, symmetrically normalised adjacency), ``svd`` (truncated SVD of the adjacency) or
 ``adjacency`` (the paper's neighbour set as a 0/1 indicator row). The embeddings use the whole
 graph's structure, never labels (the usual transductive setting for citation graphs).
 """
@@ -63,24 +63,36 @@ def read_citeseer(path) -> tuple:
     return adj, words, y - y.min()
 
 
-def spectral_embedding(adj, dim: int, seed: int) -> np.ndarray:
-    """Leading ``dim`` eigenvectors of ``D^-1/2 A D^-1/2`` (isolated nodes get zero rows).
+def spectral_embedding(adj, dim: int, seed: int, tau: float | None = None) -> np.ndarray:
+    """Regularised spectral embedding: leading non-trivial eigenvectors of the normalised graph.
 
-    Signs are fixed (largest-magnitude entry positive) so the result is deterministic;
-    ``seed`` sets the Lanczos start vector.
+    The citation graph has hundreds of connected components, so the plain normalised
+    adjacency has eigenvalue 1 with that multiplicity and its leading eigenvectors are an
+    arbitrary basis of component indicators. Adding ``tau / n`` to every entry (``tau``
+    defaults to the mean degree) connects the graph; the embedding is then the ``dim``
+    eigenvectors after the trivial one of ``D_t^-1/2 (A + tau/n 11') D_t^-1/2`` with
+    ``D_t = D + tau``, scaled by ``sqrt(n)``, signs fixed (largest-magnitude entry positive).
+    ``seed`` sets the Lanczos start vector only.
     """
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import eigsh
+    from scipy.sparse.linalg import LinearOperator, eigsh
 
+    n = adj.shape[0]
     deg = np.asarray(adj.sum(axis=1)).ravel()
-    inv = np.zeros_like(deg)
-    inv[deg > 0] = deg[deg > 0] ** -0.5
-    norm = sp.diags(inv) @ adj @ sp.diags(inv)
-    v0 = np.random.default_rng(seed).standard_normal(adj.shape[0])
-    vals, vecs = eigsh(norm, k=dim, which="LA", v0=v0)
-    vecs = vecs[:, np.argsort(vals)[::-1]]
+    tau = float(deg.mean()) if tau is None else float(tau)
+    inv = (deg + tau) ** -0.5
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v).reshape(n, -1)
+        w = inv[:, None] * v
+        out = adj @ w + (tau / n) * w.sum(axis=0, keepdims=True)
+        return (inv[:, None] * out).reshape(np.shape(v) if np.ndim(v) > 1 else -1)
+
+    op = LinearOperator((n, n), matvec=matvec, matmat=matvec, dtype=np.float64)
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    vals, vecs = eigsh(op, k=dim + 1, which="LA", v0=v0, tol=1e-10, maxiter=50 * n)
+    vecs = vecs[:, np.argsort(vals)[::-1]][:, 1:]
     signs = np.sign(vecs[np.argmax(np.abs(vecs), axis=0), np.arange(dim)])
-    return vecs * signs * np.sqrt(adj.shape[0])
+    return vecs * signs * np.sqrt(n)
 
 
 def load_citeseer(
