@@ -1,34 +1,52 @@
-"""hetero_models: HighMMT and plan-driven parameter sharing (PyTorch side of hetero)."""
+"""hetero_models: HighMMT and plan-driven parameter sharing (the PyTorch side of hetero).
+
+Public names are loaded lazily so that importing :mod:`hetero_models.cli` (the ``hetero
+train`` plug-in) does not import torch; the first access to a model name does.
+"""
 
 from __future__ import annotations
 
-from hetero_models.grouping import GroupedBlock, GroupedModel, count_parameters
-from hetero_models.highmmt import PRESETS, HighMMT
-from hetero_models.inputs import (
-    InputStandardizer,
-    ModalitySpec,
-    ModelSpec,
-    TaskSpec,
-    fourier_encode,
-    positional_encoding,
-)
-from hetero_models.registry import create_model, list_models, load_model, register_model, save_model
+import importlib
+from typing import Any
 
-__all__ = [
-    "PRESETS",
-    "GroupedBlock",
-    "GroupedModel",
-    "HighMMT",
-    "InputStandardizer",
-    "ModalitySpec",
-    "ModelSpec",
-    "TaskSpec",
-    "count_parameters",
-    "create_model",
-    "fourier_encode",
-    "list_models",
-    "load_model",
-    "positional_encoding",
-    "register_model",
-    "save_model",
-]
+# public name -> defining module
+_EXPORTS: dict[str, str] = {
+    "PRESETS": "hetero_models.highmmt",
+    "HighMMT": "hetero_models.highmmt",
+    "GroupedBlock": "hetero_models.grouping",
+    "GroupedModel": "hetero_models.grouping",
+    "count_parameters": "hetero_models.grouping",
+    "InputStandardizer": "hetero_models.inputs",
+    "ModalitySpec": "hetero_models.inputs",
+    "ModelSpec": "hetero_models.inputs",
+    "Standardized": "hetero_models.inputs",
+    "TaskSpec": "hetero_models.inputs",
+    "fourier_encode": "hetero_models.inputs",
+    "positional_encoding": "hetero_models.inputs",
+    "create_model": "hetero_models.registry",
+    "list_models": "hetero_models.registry",
+    "load_model": "hetero_models.registry",
+    "register_model": "hetero_models.registry",
+    "save_model": "hetero_models.registry",
+    "Trainer": "hetero_models.trainer",
+    "compute_metrics": "hetero_models.trainer",
+    "few_shot_weights": "hetero_models.trainer",
+    "multitask_schedule": "hetero_models.trainer",
+    "train_two_stage": "hetero_models.trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'hetero_models' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

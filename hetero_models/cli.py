@@ -1,0 +1,168 @@
+"""``hetero train``: two-stage HighMMT training from the command line.
+
+Registered into the ``hetero`` CLI through the ``hetero.cli`` entry point. torch is
+imported inside the command only, so ``hetero --help`` stays fast.
+
+Under ``torchrun`` (``WORLD_SIZE > 1``) the command joins the process group (gloo on CPU,
+NCCL on CUDA), trains with distributed data parallel and only rank 0 writes files::
+
+    torchrun --nproc_per_node 2 "$(which hetero)" train suite.yaml -o out --device cpu
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hetero.cli._common import handle_errors
+from hetero.errors import HeteroError
+
+__all__ = ["load_plan_file", "load_suite_arg", "register", "train_command"]
+
+
+def load_suite_arg(value: str):
+    """A suite YAML path, or a built-in suite name when :mod:`hetero.datasets` has one."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        from hetero.suite import load_suite
+
+        return load_suite(path)
+    try:
+        from hetero.datasets import get_suite
+    except ImportError:
+        get_suite = None
+    if get_suite is not None and not value.endswith((".yaml", ".yml")):
+        return get_suite(value)
+    raise HeteroError("suite file not found", source=value)
+
+
+def load_plan_file(path: str | os.PathLike, suite=None):
+    """Read a plan JSON (``hetero.plan.GroupingPlan`` when available), checked against ``suite``."""
+    try:
+        from hetero.plan import GroupingPlan
+    except ImportError:  # plan module absent: read the documented JSON format directly
+        from hetero._io import read_json
+
+        data = read_json(path)
+        try:
+            return {
+                "unimodal_groups": data["unimodal"]["groups"],
+                "crossmodal_groups": (data.get("crossmodal") or {}).get("groups", []),
+            }
+        except (KeyError, TypeError, AttributeError):
+            raise HeteroError(
+                "unimodal.groups: missing (expected a grouping plan)", source=path
+            ) from None
+    plan = GroupingPlan.read(path)
+    if suite is not None:
+        plan.validate(suite)
+    return plan
+
+
+def _history_csv(rows: list[dict[str, Any]]) -> str:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def train_command(
+    suite: str = typer.Argument(..., help="Suite YAML file (or a built-in suite name)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output directory."),
+    plan: Path | None = typer.Option(None, "--plan", help="Grouping plan JSON for fine-tuning."),
+    preset: str = typer.Option("large", "--preset", help="HighMMT preset: small, medium, large."),
+    model: str = typer.Option("highmmt", "--model", help="Registered model name."),
+    pretrain_epochs: int = typer.Option(10, "--pretrain-epochs", min=0),
+    finetune_epochs: int = typer.Option(10, "--finetune-epochs", min=0),
+    batch_size: int = typer.Option(32, "--batch-size", min=2),
+    lr: float = typer.Option(8e-4, "--lr"),
+    weight_decay: float = typer.Option(0.0, "--weight-decay"),
+    patience: int | None = typer.Option(None, "--patience", help="Early-stopping patience."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    seed: int = typer.Option(0, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet", help="No per-epoch progress lines."),
+) -> None:
+    """Pre-train a fully shared model, fine-tune it with a plan, write metrics and weights."""
+    import torch
+
+    from hetero._io import atomic_write_text, write_json
+    from hetero._provenance import provenance
+    from hetero_models.registry import save_model
+    from hetero_models.trainer import Trainer, resolve_device, train_two_stage
+
+    dev = resolve_device(device)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        if dev.type == "cuda":
+            dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(dev)
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+
+    the_suite = load_suite_arg(suite)
+    the_plan = load_plan_file(plan, the_suite) if plan is not None else None
+    net, history = train_two_stage(
+        the_suite,
+        the_plan,
+        model=model,
+        hparams={"preset": preset},
+        pretrain_epochs=pretrain_epochs,
+        finetune_epochs=finetune_epochs,
+        seed=seed,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        device=dev,
+        progress=not quiet,
+    )
+    evaluator = Trainer(net, the_suite, device=dev)
+    test = evaluator.evaluate("test")
+    val = evaluator.evaluate("val")
+    if rank == 0:
+        config = {
+            "suite": suite,
+            "plan": None if plan is None else str(plan),
+            "preset": preset,
+            "model": model,
+            "pretrain_epochs": pretrain_epochs,
+            "finetune_epochs": finetune_epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "patience": patience,
+            "device": str(dev),
+            "seed": seed,
+            "world_size": world,
+        }
+        metrics = {
+            "test": test,
+            "val": val,
+            "parameters": net.parameter_report(),
+            "groups": net.groups(),
+            "provenance": {**provenance(**config), "torch": torch.__version__},
+        }
+        output.mkdir(parents=True, exist_ok=True)
+        save_model(net, output)
+        atomic_write_text(output / "history.csv", _history_csv(history))
+        write_json(output / "metrics.json", metrics)
+        typer.echo(f"wrote {output}/metrics.json, history.csv, model.safetensors, config.json")
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``hetero train`` to the ``hetero`` CLI."""
+    app.command("train")(handle_errors(train_command))

@@ -1,0 +1,454 @@
+"""Multitask training for grouped models: schedule, losses, metrics, checkpoints, DDP, AMP.
+
+* :func:`multitask_schedule` -- within an epoch, tasks with fewer batches start later so
+  that all tasks end together (paper appendix B.5).
+* :class:`Trainer` -- per step, the weighted sum of the present tasks' losses (all present
+  tasks go through the model in one fused call); per-task validation metrics, a weighted
+  aggregate, best checkpoint (kept in memory and restored), early stopping, seeded
+  shuffling, device ``"auto"``, bf16 autocast on CUDA (inside the model), distributed data
+  parallel when launched with ``torchrun``.
+* :func:`train_two_stage` -- homogeneous pre-training of the fully shared model, then
+  fine-tuning with a plan (group copies start from the pre-trained weights).
+* :func:`few_shot_weights` -- loss / evaluation weights for few-shot transfer to a target.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hetero.errors import HeteroError
+
+__all__ = [
+    "Trainer",
+    "compute_metrics",
+    "few_shot_weights",
+    "multitask_schedule",
+    "resolve_device",
+    "train_two_stage",
+]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise HeteroError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise HeteroError("device 'cuda' requested but no CUDA device is available")
+    return torch.device(device)
+
+
+def multitask_schedule(n_batches: Mapping[str, int]) -> list[list[str]]:
+    """Tasks present at each step of an epoch.
+
+    The epoch has ``max(n_batches)`` steps; a task with ``n`` batches takes part in the last
+    ``n`` of them, so all tasks end together. Tasks keep the order of ``n_batches``.
+
+    >>> multitask_schedule({"a": 3, "b": 2, "c": 1})
+    [['a'], ['a', 'b'], ['a', 'b', 'c']]
+    """
+    if not n_batches:
+        return []
+    total = max(n_batches.values())
+    return [[task for task, n in n_batches.items() if step >= total - n] for step in range(total)]
+
+
+# ------------------------------------------------------------------------------ metrics
+
+
+def compute_metrics(target: str, outputs: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Metrics of model outputs (logits) against targets.
+
+    multiclass: accuracy, balanced_accuracy, f1_macro, f1_micro; binary: the same plus
+    auroc; multilabel: f1_macro, f1_micro, auroc (macro over labels with both classes);
+    regression: mse, mae, r2. AUROC is NaN when only one class is present.
+    """
+    from sklearn import metrics as skm
+
+    out: dict[str, float] = {}
+    if target == "regression":
+        pred = outputs.reshape(y.shape) if outputs.size == y.size else outputs
+        out["mse"] = float(np.mean((pred - y) ** 2))
+        out["mae"] = float(np.mean(np.abs(pred - y)))
+        var = float(np.var(y))
+        out["r2"] = float(1 - out["mse"] / var) if var > 0 else float("nan")
+        return out
+    if target == "multiclass":
+        pred = outputs.argmax(1)
+        scores = None
+    elif target == "binary":
+        if outputs.ndim == 2 and outputs.shape[1] == 2:
+            scores = outputs[:, 1] - outputs[:, 0]
+        else:
+            scores = outputs.reshape(-1)
+        pred = (scores > 0).astype(np.int64)
+    elif target == "multilabel":
+        scores = outputs
+        pred = (outputs > 0).astype(np.int64)
+    else:
+        raise HeteroError(f"unknown target {target!r}")
+    if target != "multilabel":
+        out["accuracy"] = float(skm.accuracy_score(y, pred))
+        out["balanced_accuracy"] = float(skm.balanced_accuracy_score(y, pred))
+    out["f1_macro"] = float(skm.f1_score(y, pred, average="macro", zero_division=0))
+    out["f1_micro"] = float(skm.f1_score(y, pred, average="micro", zero_division=0))
+    if scores is not None:
+        if target == "binary":
+            ok = len(np.unique(y)) == 2
+            out["auroc"] = float(skm.roc_auc_score(y, scores)) if ok else float("nan")
+        else:
+            cols = [j for j in range(y.shape[1]) if len(np.unique(y[:, j])) == 2]
+            out["auroc"] = (
+                float(np.mean([skm.roc_auc_score(y[:, j], scores[:, j]) for j in cols]))
+                if cols
+                else float("nan")
+            )
+    return out
+
+
+def _loss(task, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    name = task.loss
+    if name == "cross_entropy":
+        return F.cross_entropy(logits, y)
+    if name == "binary_cross_entropy":
+        return F.binary_cross_entropy_with_logits(logits.reshape(y.shape), y.float())
+    if name == "mse":
+        return F.mse_loss(logits.reshape(y.shape), y.float())
+    if name == "l1":
+        return F.l1_loss(logits.reshape(y.shape), y.float())
+    raise HeteroError(f"task {task.name!r}: unsupported loss {name!r}")
+
+
+# ------------------------------------------------------------------------------ data
+
+
+class _TaskTensors:
+    """One task's splits as tensors on the training device."""
+
+    def __init__(self, task, device: torch.device):
+        self.task = task
+        self.splits: dict[str, tuple[dict[str, torch.Tensor], torch.Tensor]] = {}
+        for split in ("train", "val", "test"):
+            arrays, y = task.data.split(split)
+            x = {
+                m: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32).to(device)
+                for m, a in arrays.items()
+            }
+            yt = torch.as_tensor(np.ascontiguousarray(y))
+            yt = yt.float() if task.target == "regression" else yt.long()
+            self.splits[split] = (x, yt.to(device))
+
+    def n(self, split: str) -> int:
+        return int(self.splits[split][1].shape[0])
+
+    def batch(self, split: str, idx: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        x, y = self.splits[split]
+        idx = idx.to(y.device)
+        return {m: a.index_select(0, idx) for m, a in x.items()}, y.index_select(0, idx)
+
+
+def few_shot_weights(
+    tasks: Sequence[str], target: str, target_weight: float = 10.0
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Loss and evaluation weights for few-shot learning of ``target`` with auxiliary tasks.
+
+    The target's loss gets ``target_weight`` (the others 1) and checkpoints are selected by
+    the target's validation metric only (paper appendix B.8).
+    """
+    if target not in tasks:
+        raise HeteroError(f"few-shot target {target!r} is not among the tasks {list(tasks)}")
+    loss_w = {t: (float(target_weight) if t == target else 1.0) for t in tasks}
+    eval_w = {t: (1.0 if t == target else 0.0) for t in tasks}
+    return loss_w, eval_w
+
+
+# ------------------------------------------------------------------------------ trainer
+
+
+class Trainer:
+    """Multitask trainer.
+
+    Parameters
+    ----------
+    model : GroupedModel
+        Called as ``model({task: inputs}) -> {task: logits}``.
+    suite : hetero.suite.Suite
+        Data (``task.data``), losses and metrics.
+    tasks : sequence of str, optional
+        Tasks to train on (default: all of the suite). Transfer to a new task is training
+        a pre-trained model with ``tasks=[target]``.
+    epochs : int
+    lr, weight_decay : float
+        Adam.
+    batch_size : int or dict
+        Per task or one for all.
+    loss_weights, eval_weights : dict, optional
+        Weight of each task's loss in a step, and of its validation metric in the aggregate
+        used for checkpoint selection and early stopping (default 1 each).
+    patience : int, optional
+        Stop after this many epochs without improvement of the aggregate.
+    device : {"auto", "cpu", "cuda"}
+    seed : int
+        Shuffling (and, via :func:`train_two_stage`, initialisation).
+    progress : bool
+        One line per epoch on stderr.
+
+    Attributes
+    ----------
+    history_ : list of dict
+        One row per epoch: ``epoch``, ``train_loss``, ``val_score`` and ``val/<task>/<metric>``.
+    best_epoch_, best_score_ : int, float
+        The selected checkpoint (restored into the model after :meth:`fit`).
+    """
+
+    def __init__(
+        self,
+        model,
+        suite,
+        *,
+        tasks: Sequence[str] | None = None,
+        epochs: int = 10,
+        lr: float = 8e-4,
+        weight_decay: float = 0.0,
+        batch_size: int | Mapping[str, int] = 32,
+        loss_weights: Mapping[str, float] | None = None,
+        eval_weights: Mapping[str, float] | None = None,
+        patience: int | None = None,
+        device: str | torch.device = "auto",
+        seed: int = 0,
+        progress: bool = False,
+        stage: str = "train",
+    ):
+        self.model = model
+        self.suite = suite
+        self.tasks = list(tasks) if tasks is not None else [t.name for t in suite.tasks]
+        if not self.tasks:
+            raise HeteroError("no tasks to train on")
+        for name in self.tasks:
+            suite.task(name)  # raises on unknown names
+        self.epochs = int(epochs)
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.batch_size = batch_size
+        self.loss_weights = dict(loss_weights or {})
+        self.eval_weights = dict(eval_weights or {})
+        self.patience = patience
+        self.device = resolve_device(device)
+        self.seed = int(seed)
+        self.progress = progress
+        self.stage = stage
+
+    # -------------------------------------------------------------- helpers
+    def _tensors(self, name: str) -> _TaskTensors:
+        cache = self.__dict__.setdefault("_cache", {})
+        if name not in cache:
+            cache[name] = _TaskTensors(self.suite.task(name), self.device)
+        return cache[name]
+
+    def _bs(self, task: str) -> int:
+        bs = self.batch_size
+        value = bs.get(task, 32) if isinstance(bs, Mapping) else bs
+        if int(value) < 2:
+            raise HeteroError(f"batch size of task {task!r} must be >= 2, got {value}")
+        return int(value)
+
+    @staticmethod
+    def _dist() -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def _epoch_batches(
+        self, data: dict[str, _TaskTensors], epoch: int
+    ) -> dict[str, list[torch.Tensor]]:
+        """Shuffled batch indices per task; under DDP each rank gets its share of batches."""
+        rank, world = self._dist()
+        out = {}
+        for ti, name in enumerate(self.tasks):
+            n = data[name].n("train")
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 1009 + ti)
+            perm = torch.randperm(n, generator=g)
+            n_batches = max(1, math.ceil(n / self._bs(name)))
+            batches = list(torch.tensor_split(perm, n_batches))
+            if world > 1:
+                per_rank = max(1, n_batches // world)
+                batches = [batches[(rank + k * world) % n_batches] for k in range(per_rank)]
+            out[name] = batches
+        return out
+
+    def _score(self, metrics: dict[str, dict[str, float]]) -> float:
+        total, weight = 0.0, 0.0
+        for name in self.tasks:
+            w = float(self.eval_weights.get(name, 1.0))
+            if w == 0:
+                continue
+            task = self.suite.task(name)
+            value = metrics[name][task.metric]
+            if not np.isfinite(value):
+                value = -metrics[name]["loss"] if task.higher_is_better else metrics[name]["loss"]
+            total += w * (value if task.higher_is_better else -value)
+            weight += w
+        return total / weight if weight else float("nan")
+
+    # -------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def evaluate(
+        self, split: str = "test", tasks: Sequence[str] | None = None, batch_size: int = 256
+    ) -> dict[str, dict[str, float]]:
+        """Per-task metrics (plus ``loss``) of the current model on ``split``."""
+        model = self.model
+        model.eval()
+        model.to(self.device)
+        out = {}
+        for name in tasks or self.tasks:
+            data = self._tensors(name)
+            n = data.n(split)
+            if n == 0:
+                out[name] = {"loss": float("nan")}
+                continue
+            logits, ys = [], []
+            for idx in torch.arange(n).split(batch_size):
+                x, y = data.batch(split, idx)
+                logits.append(model({name: x})[name].float())
+                ys.append(y)
+            lg, yy = torch.cat(logits), torch.cat(ys)
+            task = self.suite.task(name)
+            metrics = {"loss": float(_loss(task, lg, yy))}
+            metrics.update(compute_metrics(task.target, lg.cpu().numpy(), yy.cpu().numpy()))
+            out[name] = metrics
+        return out
+
+    # -------------------------------------------------------------- training
+    def fit(self) -> Trainer:
+        """Train for ``epochs`` (or until early stopping); restore the best checkpoint."""
+        model = self.model.to(self.device)
+        rank, world = self._dist()
+        self._data = {name: self._tensors(name) for name in self.tasks}
+        runner = model
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            runner = DistributedDataParallel(model, find_unused_parameters=True)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        self.history_: list[dict[str, Any]] = []
+        self.best_score_ = -math.inf
+        self.best_epoch_ = 0
+        best_state = copy.deepcopy(model.state_dict())
+        stale = 0
+        for epoch in range(1, self.epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            batches = self._epoch_batches(self._data, epoch)
+            schedule = multitask_schedule({t: len(b) for t, b in batches.items()})
+            cursor = dict.fromkeys(batches, 0)
+            losses = []
+            for present in schedule:
+                inputs, targets = {}, {}
+                for name in present:
+                    idx = batches[name][cursor[name]]
+                    cursor[name] += 1
+                    inputs[name], targets[name] = self._data[name].batch("train", idx)
+                logits = runner(inputs)
+                loss = sum(
+                    float(self.loss_weights.get(name, 1.0))
+                    * _loss(self.suite.task(name), logits[name], targets[name])
+                    for name in present
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+            val = self.evaluate("val")
+            score = self._score(val)
+            row: dict[str, Any] = {
+                "stage": self.stage,
+                "epoch": epoch,
+                "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                "val_score": score,
+                "time_s": round(time.perf_counter() - start, 3),
+            }
+            for name, metrics in val.items():
+                for key, value in metrics.items():
+                    row[f"val/{name}/{key}"] = value
+            self.history_.append(row)
+            improved = score > self.best_score_ or (self.best_epoch_ == 0 and np.isnan(score))
+            if improved:
+                self.best_score_, self.best_epoch_ = score, epoch
+                best_state = copy.deepcopy(model.state_dict())
+                stale = 0
+            else:
+                stale += 1
+            if self.progress and rank == 0:
+                print(
+                    f"[{self.stage}] epoch {epoch}/{self.epochs} train_loss "
+                    f"{row['train_loss']:.4f} val_score {score:.4f}"
+                    f"{' *' if improved else ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if self.patience is not None and stale >= self.patience:
+                break
+        model.load_state_dict(best_state)
+        return self
+
+
+def train_two_stage(
+    suite,
+    plan=None,
+    *,
+    model: str = "highmmt",
+    hparams: Mapping[str, Any] | None = None,
+    pretrain_epochs: int = 10,
+    finetune_epochs: int = 10,
+    seed: int = 0,
+    tasks: Sequence[str] | None = None,
+    **trainer_kwargs: Any,
+):
+    """Homogeneous pre-training, then heterogeneity-aware fine-tuning with ``plan``.
+
+    Returns ``(model, history)``: the fine-tuned model (best checkpoint of the last stage)
+    and the epoch rows of both stages (column ``stage``). Without a plan or with
+    ``finetune_epochs=0`` only the pre-training stage runs.
+    """
+    from hetero_models.registry import create_model
+
+    torch.manual_seed(seed)
+    net = create_model(model, suite, **dict(hparams or {}))
+    history = []
+    trainer = Trainer(
+        net,
+        suite,
+        tasks=tasks,
+        epochs=pretrain_epochs,
+        seed=seed,
+        stage="pretrain",
+        **trainer_kwargs,
+    )
+    if pretrain_epochs > 0:
+        history += trainer.fit().history_
+    if plan is not None and finetune_epochs > 0:
+        net.apply_plan(plan)  # copies start from the pre-trained weights
+        trainer = Trainer(
+            net,
+            suite,
+            tasks=tasks,
+            epochs=finetune_epochs,
+            seed=seed + 1,
+            stage="finetune",
+            **trainer_kwargs,
+        )
+        history += trainer.fit().history_
+    return net, history
