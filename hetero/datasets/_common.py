@@ -32,6 +32,14 @@ __all__ = [
 
 DATA_DIR_ENV = "HETERO_DATA_DIR"
 
+# where to get the public datasets that path loaders read (shown when a copy is missing)
+DATA_SOURCES = {
+    "fsdd": "github.com/Jakobovski/free-spoken-digit-dataset (recordings/)",
+    "racketsports": "timeseriesclassification.com, RacketSports (.ts files)",
+    "citeseer": "a CiteSeer multi-view .mat (X: graph + text cell, Y: labels)",
+    "avmnist": "MultiBench's AV-MNIST (github.com/pliang279/MultiBench)",
+}
+
 
 class DatasetError(SuiteError):
     """A dataset file or package is missing or malformed, or a loader option is invalid."""
@@ -217,7 +225,8 @@ def resolve_data_path(
         path = Path(base) / default
     path = Path(path).expanduser()
     if not path.exists():
-        raise DatasetError(f"dataset '{what}': {path} not found (expected {default})")
+        where = f"; get it from {DATA_SOURCES[what]}" if what in DATA_SOURCES else ""
+        raise DatasetError(f"dataset '{what}': {path} not found (expected {default}){where}")
     return path
 
 
