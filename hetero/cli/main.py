@@ -17,7 +17,12 @@ import typer
 __all__ = ["app", "main"]
 
 # Built-in command modules, in the order their commands are listed by --help.
-_COMMAND_MODULES: tuple[str, ...] = ("hetero.cli.analysis", "hetero.cli.datasets", "hetero.cli.measure")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "hetero.cli.analysis",
+    "hetero.cli.datasets",
+    "hetero.cli.measure",
+    "hetero.cli.report",
+)
 
 app = typer.Typer(
     name="hetero",
