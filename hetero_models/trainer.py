@@ -371,6 +371,9 @@ class Trainer:
                 loss.backward()
                 optimizer.step()
                 losses.append(float(loss.detach()))
+            if world > 1:  # replicas' BatchNorm statistics drift apart: take rank 0's
+                for buf in model.buffers():
+                    torch.distributed.broadcast(buf, src=0)
             val = self.evaluate("val")
             score = self._score(val)
             row: dict[str, Any] = {

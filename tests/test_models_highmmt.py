@@ -1,0 +1,279 @@
+"""HighMMT: shapes, gradients, exactness of the batched forward, grouping, save/load, registry."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from hetero.errors import HeteroError, PlanError
+from hetero_models import (
+    HighMMT,
+    ModelSpec,
+    create_model,
+    list_models,
+    load_model,
+    register_model,
+    save_model,
+)
+from hetero_models.layers import Attention
+from tests.test_models_helpers import TINY, make_suite
+
+torch.set_num_threads(1)
+
+SUITE = make_suite()
+
+
+def batch(task: str, n: int = 5, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    t = SUITE.task(task)
+    return {m.name: torch.randn(n, *m.shape, generator=g) for m in t.modalities}
+
+
+def all_batches(n: int = 5) -> dict[str, dict[str, torch.Tensor]]:
+    return {t.name: batch(t.name, n, i) for i, t in enumerate(SUITE.tasks)}
+
+
+def model(**kw) -> HighMMT:
+    torch.manual_seed(0)
+    return create_model("highmmt", SUITE, **{**TINY, **kw})
+
+
+def reference_logits(net: HighMMT, task: str, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Straightforward HighMMT forward: full tokens, one modality and one direction at a
+    time, every latent through every block -- what the batched model must reproduce."""
+    spec = net.spec.task(task)
+    zs = []
+    for m in spec.modalities:
+        enc = net.unimodal.copies[net.unimodal.group_key(f"{task}/{m.name}")]
+        tokens = net.standardizer.tokens(task, m.name, inputs[m.name])
+        x = enc.latents.unsqueeze(0).expand(tokens.shape[0], -1, -1)
+        for layer in enc.layers:
+            x = layer["cross_attn"](x, tokens)
+            x = layer["cross_ff"](x)
+            for attn, ff in layer["self_blocks"]:
+                x = ff(attn(x))
+        zs.append(x)
+    outs = []
+    names = [m.name for m in spec.modalities]
+    for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
+        label = f"{task}/{'+'.join(sorted((a, b)))}"
+        cm = net.crossmodal.copies[net.crossmodal.group_key(label)]
+        for q, c in ((zs[i], zs[j]), (zs[j], zs[i])):
+            x = q
+            for layer in cm.layers:
+                x = layer["cross_attn"](x, c)
+                x = layer["cross_ff"](x)
+                for attn, ff in layer["self_blocks"]:
+                    x = ff(attn(x))
+            outs.append(x[:, -1])
+    rep = torch.cat(outs, 1) if outs else zs[0][:, -1]
+    return net.head(task)(rep)
+
+
+def test_attention_matches_textbook_formula():
+    torch.manual_seed(0)
+    att = Attention(8, 6, heads=2, dim_head=4)
+    x, ctx = torch.randn(3, 5, 8), torch.randn(3, 7, 6)
+    mask = torch.ones(3, 7, dtype=torch.bool)
+    mask[0, 4:] = False
+    q = att.to_q(x).view(3, 5, 2, 4).transpose(1, 2)
+    k, v = att.to_kv(ctx).chunk(2, -1)
+    k, v = (t.view(3, 7, 2, 4).transpose(1, 2) for t in (k, v))
+    scores = q @ k.transpose(-1, -2) / 2.0
+    scores = scores.masked_fill(~mask[:, None, None, :], -math.inf)
+    expected = att.to_out((scores.softmax(-1) @ v).transpose(1, 2).reshape(3, 5, 8))
+    torch.testing.assert_close(att(x, ctx, mask), expected, atol=1e-5, rtol=1e-5)
+    assert att.to_q.bias is None and att.to_kv.bias is None and att.to_out.bias is not None
+
+
+@pytest.mark.parametrize("attention", ["bucketed", "padded"])
+def test_batched_forward_equals_reference(attention):
+    net = model(attention=attention).eval()
+    with torch.no_grad():
+        for p in net.parameters():  # move LayerNorms/BatchNorms off their identity init
+            p.add_(0.05 * torch.randn_like(p))
+        fused = net(all_batches())
+        for task, inputs in all_batches().items():
+            ref = reference_logits(net, task, inputs)
+            torch.testing.assert_close(fused[task], ref, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(net(task, inputs), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_output_shapes_and_no_nan():
+    net = model()
+    out = net(all_batches(n=4))
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "alpha": (4, 3),
+        "beta": (4, 1),
+        "gamma": (4, 1),
+    }
+    assert all(torch.isfinite(v).all() for v in out.values())
+
+
+def test_every_parameter_gets_a_gradient():
+    net = model(depth=2, crossmodal_depth=2, self_per_cross_attn=2)
+    out = net(all_batches())
+    sum(v.square().mean() for v in out.values()).backward()
+    missing = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert missing == []
+
+
+def test_a_tiny_batch_is_overfitted():
+    net = model()
+    inputs = batch("alpha", n=8, seed=3)
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net("alpha", inputs), y)
+        loss.backward()
+        opt.step()
+    net.eval()
+    assert loss.item() < 0.05
+    assert torch.equal(net("alpha", inputs).argmax(1), y)
+
+
+def test_large_preset_parameter_count_matches_the_release():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_highmmt
+
+    net = create_model("highmmt", bench_highmmt.build_spec(), preset="large")
+    report = net.parameter_report()
+    assert net.standardizer.width == 387
+    assert report["unimodal"]["total"] + report["crossmodal"]["total"] == 522_246
+    assert report["other"] == 5_136  # four BatchNorm + Linear heads
+    assert report["total"] == 527_382
+
+
+def _groups(kind: str):
+    return [u.label for u in (SUITE.units() if kind == "unimodal" else SUITE.interaction_units())]
+
+
+def test_parameter_counts_for_share_all_share_none_and_three_groups():
+    shared = model()
+    rep = shared.parameter_report()
+    enc, cm = rep["unimodal"]["total"], rep["crossmodal"]["total"]
+    other = rep["other"]
+    assert rep["total"] == enc + cm + other
+    units, inter = _groups("unimodal"), _groups("crossmodal")
+    none = model().apply_plan(
+        {"unimodal_groups": [[u] for u in units], "crossmodal_groups": [[u] for u in inter]}
+    )
+    assert none.parameter_report()["total"] == len(units) * enc + len(inter) * cm + other
+    three = {
+        "unimodal_groups": [
+            ["alpha/img", "gamma/img"],
+            ["alpha/seq", "beta/seq"],
+            ["beta/vec", "beta/tab", "gamma/tab"],
+        ],
+        "crossmodal_groups": [inter],
+    }
+    net = model().apply_plan(three)
+    rep3 = net.parameter_report()
+    assert rep3["unimodal"]["groups"] == {"0": enc, "1": enc, "2": enc}
+    assert rep3["total"] == 3 * enc + cm + other
+    assert net.groups() == {
+        "unimodal_groups": three["unimodal_groups"],
+        "crossmodal_groups": [inter],
+    }
+    # copies start identical (from the shared weights) but are separate tensors
+    c0, c1 = net.unimodal.copies["0"], net.unimodal.copies["1"]
+    assert torch.equal(c0.latents, c1.latents) and c0.latents is not c1.latents
+    assert net.unimodal.group_key("gamma/tab") == "2"
+
+
+def test_apply_plan_keeps_outputs_and_rejects_uncovered_units():
+    net = model().eval()
+    inputs = all_batches()
+    with torch.no_grad():
+        before = net(inputs)
+        net.apply_plan(
+            {
+                "unimodal_groups": [[u] for u in _groups("unimodal")],
+                "crossmodal_groups": [[u] for u in _groups("crossmodal")],
+            }
+        )
+        after = net(inputs)
+    for task in before:
+        torch.testing.assert_close(after[task], before[task])
+    with pytest.raises(PlanError, match="do not cover unit.*beta/vec"):
+        model().apply_plan(
+            {
+                "unimodal_groups": [
+                    ["alpha/img", "alpha/seq", "beta/seq"],
+                    ["beta/tab", "gamma/img", "gamma/tab"],
+                ]
+            }
+        )
+
+
+def test_save_load_round_trip_gives_identical_outputs(tmp_path):
+    net = model()
+    net.apply_plan(
+        {
+            "unimodal_groups": [
+                ["alpha/img", "gamma/img"],
+                ["alpha/seq", "beta/seq", "beta/vec"],
+                ["beta/tab", "gamma/tab"],
+            ],
+            "crossmodal_groups": [_groups("crossmodal")],
+        }
+    )
+    net.train()
+    net(all_batches(n=6))  # move BatchNorm running statistics
+    net.eval()
+    save_model(net, tmp_path)
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "config.json").is_file()
+    loaded = load_model(tmp_path).eval()
+    with torch.no_grad():
+        a, b = net(all_batches()), loaded(all_batches())
+    for task in a:
+        assert torch.equal(a[task], b[task])
+    assert loaded.groups() == net.groups()
+    assert loaded.parameter_report() == net.parameter_report()
+
+
+def test_load_rejects_mismatched_weights(tmp_path):
+    save_model(model(), tmp_path)
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(HeteroError, match="weights do not match config.json"):
+        load_model(tmp_path)
+
+
+def test_registry_lists_and_rejects_unknown_names():
+    assert "highmmt" in list_models()
+    with pytest.raises(HeteroError, match=r"unknown model 'nope' \(valid: .*highmmt"):
+        create_model("nope", SUITE)
+    with pytest.raises(HeteroError, match="unknown preset 'huge'"):
+        create_model("highmmt", SUITE, preset="huge")
+    with pytest.raises(HeteroError, match="unknown HighMMT hyperparameter.*latnts"):
+        create_model("highmmt", SUITE, latnts=3)
+
+
+def test_register_a_custom_model():
+    @register_model("tiny-highmmt-test")
+    def factory(spec: ModelSpec, **hp):
+        return HighMMT(spec, **{**TINY, **hp})
+
+    net = create_model("tiny-highmmt-test", SUITE)
+    assert "tiny-highmmt-test" in list_models()
+    assert net.model_name == "tiny-highmmt-test"
+
+
+def test_presets_follow_the_paper_tables():
+    spec = ModelSpec.from_suite(SUITE)
+    small, medium, large = (HighMMT(spec, preset=p) for p in ("small", "medium", "large"))
+    assert small.unimodal.copies["0"].latents.shape == (20, 64)
+    assert medium.unimodal.copies["0"].latents.shape == (12, 64)
+    heads = lambda m: m.crossmodal.copies["0"].layers[0]["cross_attn"].attn.heads  # noqa: E731
+    assert (heads(small), heads(medium), heads(large)) == (1, 1, 4)
+    self_heads = lambda m: m.unimodal.copies["0"].layers[0]["self_blocks"][0][0].attn.heads  # noqa: E731
+    assert (self_heads(small), self_heads(medium), self_heads(large)) == (8, 8, 6)

@@ -1,0 +1,295 @@
+"""Trainer: schedule rule, metrics, checkpoints, two-stage plan fine-tuning, transfer, CLI, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from hetero_models import create_model, load_model
+from hetero_models.trainer import (
+    Trainer,
+    compute_metrics,
+    few_shot_weights,
+    multitask_schedule,
+    train_two_stage,
+)
+from tests.conftest import REPO_ROOT
+from tests.test_models_helpers import TINY, make_suite
+
+torch.set_num_threads(1)
+
+SUITE = make_suite()
+PLAN = {
+    "unimodal_groups": [
+        ["alpha/img", "gamma/img"],
+        ["alpha/seq", "beta/seq"],
+        ["beta/vec", "beta/tab", "gamma/tab"],
+    ],
+    "crossmodal_groups": [
+        ["alpha/img+seq", "gamma/img+tab"],
+        ["beta/seq+tab", "beta/seq+vec", "beta/tab+vec"],
+    ],
+}
+
+
+def test_schedule_tasks_with_fewer_batches_start_later():
+    steps = multitask_schedule({"a": 300, "b": 200, "c": 100})
+    assert len(steps) == 300
+    assert all(s == ["a"] for s in steps[:100])
+    assert all(s == ["a", "b"] for s in steps[100:200])
+    assert all(s == ["a", "b", "c"] for s in steps[200:])
+    counts = {t: sum(t in s for s in steps) for t in "abc"}
+    assert counts == {"a": 300, "b": 200, "c": 100}
+    assert multitask_schedule({"x": 2, "y": 2}) == [["x", "y"], ["x", "y"]]
+
+
+def test_metrics_known_answers():
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
+    m = compute_metrics("multiclass", logits, np.array([0, 1, 1, 0]))
+    assert m["accuracy"] == 0.75
+    b = compute_metrics("binary", np.array([[-1.0], [2.0], [0.5], [-3.0]]), np.array([0, 1, 0, 0]))
+    assert b["accuracy"] == 0.75 and b["auroc"] == 1.0
+    r = compute_metrics("regression", np.array([[1.0], [2.0]]), np.array([0.0, 4.0]))
+    assert r["mse"] == 2.5 and r["mae"] == 1.5
+    ml = compute_metrics(
+        "multilabel", np.array([[1.0, -1.0], [-1.0, 1.0]]), np.array([[1, 0], [0, 1]])
+    )
+    assert ml["f1_macro"] == 1.0 and ml["auroc"] == 1.0
+
+
+def test_few_shot_weights():
+    loss_w, eval_w = few_shot_weights(["a", "b", "c"], "c", target_weight=5.0)
+    assert loss_w == {"a": 1.0, "b": 1.0, "c": 5.0}
+    assert eval_w == {"a": 0.0, "b": 0.0, "c": 1.0}
+
+
+def test_trainer_learns_and_restores_the_best_checkpoint():
+    torch.manual_seed(0)
+    net = create_model("highmmt", SUITE, **TINY)
+    trainer = Trainer(net, SUITE, epochs=6, batch_size=8, lr=3e-3, device="cpu", seed=1)
+    before = trainer.evaluate("val")
+    trainer.fit()
+    assert len(trainer.history_) == 6
+    scores = [row["val_score"] for row in trainer.history_]
+    assert trainer.best_score_ == max(scores)
+    assert trainer.best_epoch_ == int(np.argmax(scores)) + 1
+    after = trainer.evaluate("val")
+    assert trainer._score(after) == pytest.approx(trainer.best_score_, abs=1e-6)
+    assert after["alpha"]["loss"] < before["alpha"]["loss"]
+    assert {"val/alpha/accuracy", "val/beta/auroc", "val/gamma/mse"} <= set(trainer.history_[0])
+
+
+def test_same_seed_same_training():
+    def run():
+        torch.manual_seed(0)
+        net = create_model("highmmt", SUITE, **TINY)
+        Trainer(net, SUITE, epochs=2, batch_size=8, device="cpu", seed=3).fit()
+        return net.state_dict()
+
+    a, b = run(), run()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_early_stopping_stops_after_patience():
+    torch.manual_seed(0)
+    net = create_model("highmmt", SUITE, **TINY, norm="layer")  # no running statistics
+    trainer = Trainer(net, SUITE, epochs=30, batch_size=8, lr=0.0, device="cpu", patience=2)
+    trainer.fit()  # lr 0: nothing improves after epoch 1
+    assert len(trainer.history_) == 3 and trainer.best_epoch_ == 1
+
+
+def test_two_stage_copies_diverge_while_shared_parts_stay_tied():
+    net, history = train_two_stage(
+        SUITE,
+        PLAN,
+        hparams=TINY,
+        pretrain_epochs=2,
+        finetune_epochs=2,
+        batch_size=8,
+        lr=3e-3,
+        device="cpu",
+    )
+    assert [r["stage"] for r in history] == ["pretrain"] * 2 + ["finetune"] * 2
+    copies = net.unimodal.copies
+    assert len(copies) == 3 and len(net.crossmodal.copies) == 2
+    assert not torch.equal(copies["0"].latents, copies["1"].latents)
+    assert not torch.equal(copies["1"].latents, copies["2"].latents)
+    # units of one group are served by the very same parameters
+    assert net.unimodal.group_key("alpha/img") == net.unimodal.group_key("gamma/img") == "0"
+    assert net.crossmodal.group_key("beta/seq+tab") == net.crossmodal.group_key("beta/tab+vec")
+    names = [n for n, _ in net.named_parameters()]
+    assert len(names) == len(set(names))
+
+
+def test_transfer_to_a_new_task_leaves_source_heads_untouched():
+    torch.manual_seed(0)
+    net = create_model("highmmt", SUITE, **TINY)
+    Trainer(net, SUITE, tasks=["alpha", "beta"], epochs=1, batch_size=8, device="cpu").fit()
+    head_alpha = {k: v.clone() for k, v in net.head("alpha").state_dict().items()}
+    head_gamma = {k: v.clone() for k, v in net.head("gamma").state_dict().items()}
+    t = Trainer(net, SUITE, tasks=["gamma"], epochs=2, batch_size=8, device="cpu", lr=3e-3)
+    t.fit()
+    assert all(torch.equal(v, net.head("alpha").state_dict()[k]) for k, v in head_alpha.items())
+    assert not all(torch.equal(v, net.head("gamma").state_dict()[k]) for k, v in head_gamma.items())
+    assert set(t.evaluate("test")) == {"gamma"}
+
+
+def test_cli_train_writes_outputs(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from hetero_models.cli import register
+
+    suite_dir = tmp_path / "suite"
+    suite_dir.mkdir()
+    yaml_path = _write_suite_yaml(suite_dir)
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "unimodal": {"groups": PLAN["unimodal_groups"]},
+                "crossmodal": {"groups": PLAN["crossmodal_groups"]},
+            }
+        )
+    )
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def _noop() -> None:  # a second command keeps typer in multi-command mode
+        pass
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(yaml_path),
+            "--plan",
+            str(plan_path),
+            "--preset",
+            "small",
+            "--pretrain-epochs",
+            "1",
+            "--finetune-epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "16",
+            "--quiet",
+            "-o",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"alpha", "beta", "gamma"}
+    assert "accuracy" in metrics["test"]["alpha"] and "mse" in metrics["test"]["gamma"]
+    params = metrics["parameters"]
+    assert len(params["unimodal"]["groups"]) == 3 and len(params["crossmodal"]["groups"]) == 2
+    assert (
+        params["total"]
+        == params["unimodal"]["total"] + params["crossmodal"]["total"] + params["other"]
+    )
+    lines = (out / "history.csv").read_text().splitlines()
+    assert lines[0].startswith("stage,epoch,train_loss") and len(lines) == 3
+    assert load_model(out).groups() == metrics["groups"]
+
+    res = CliRunner().invoke(app, ["train", str(tmp_path / "missing.yaml"), "-o", str(out)])
+    assert res.exit_code == 2 and "missing.yaml" in res.output
+
+
+def _write_suite_yaml(folder):
+    lines = ["name: tiny", "tasks:"]
+    for task in SUITE.tasks:
+        arrays, y = {}, task.data.y
+        for m in task.modalities:
+            arrays[m.name] = np.asarray(task.data.arrays[m.name])
+        np.savez(
+            folder / f"{task.name}.npz",
+            y=y,
+            train_idx=task.data.train_idx,
+            val_idx=task.data.val_idx,
+            test_idx=task.data.test_idx,
+            **arrays,
+        )
+        lines += [
+            f"  - name: {task.name}",
+            f"    data: {task.name}.npz",
+            f"    target: {task.target}",
+            "    modalities:",
+        ]
+        for m in task.modalities:
+            lines.append(
+                f"      - {{name: {m.name}, kind: {m.kind}, num_freq_bands: "
+                f"{m.num_freq_bands}, max_freq: {m.max_freq}"
+                + (
+                    f", positional_axes: {m.positional_axes}"
+                    if m.positional_axes is not None
+                    else ""
+                )
+                + "}"
+            )
+    path = folder / "suite.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+DDP_SCRIPT = """
+import os, sys, json, torch
+sys.path.insert(0, {root!r})
+torch.set_num_threads(1)
+torch.distributed.init_process_group("gloo")
+from tests.test_models_helpers import make_suite, TINY
+from hetero_models import create_model
+from hetero_models.trainer import Trainer
+suite = make_suite(n=64)
+torch.manual_seed(0)
+net = create_model("highmmt", suite, **TINY)
+t = Trainer(net, suite, epochs=2, batch_size=8, device="cpu", seed=0)
+t.fit()
+flat = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+rank = torch.distributed.get_rank()
+with open(os.path.join({out!r}, f"rank{{rank}}.json"), "w") as fh:
+    json.dump({{"sum": float(flat.double().sum()), "n": len(t.history_),
+               "score": t.best_score_}}, fh)
+torch.distributed.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(root=str(REPO_ROOT), out=str(tmp_path)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            str(script),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0 = json.loads((tmp_path / "rank0.json").read_text())
+    r1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert r0["n"] == r1["n"] == 2
+    assert r0["sum"] == r1["sum"]  # replicas stay identical
+    assert r0["score"] == r1["score"]
