@@ -202,7 +202,7 @@ def test_apply_plan_keeps_outputs_and_rejects_uncovered_units():
         after = net(inputs)
     for task in before:
         torch.testing.assert_close(after[task], before[task])
-    with pytest.raises(PlanError, match="do not cover unit.*beta/vec"):
+    with pytest.raises(PlanError, match=r"do not cover unit.*beta/vec"):
         model().apply_plan(
             {
                 "unimodal_groups": [
@@ -244,7 +244,7 @@ def test_load_rejects_mismatched_weights(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"x": torch.zeros(1)}, str(tmp_path / "model.safetensors"))
-    with pytest.raises(HeteroError, match="weights do not match config.json"):
+    with pytest.raises(HeteroError, match=r"weights do not match config\.json"):
         load_model(tmp_path)
 
 
@@ -254,7 +254,7 @@ def test_registry_lists_and_rejects_unknown_names():
         create_model("nope", SUITE)
     with pytest.raises(HeteroError, match="unknown preset 'huge'"):
         create_model("highmmt", SUITE, preset="huge")
-    with pytest.raises(HeteroError, match="unknown HighMMT hyperparameter.*latnts"):
+    with pytest.raises(HeteroError, match=r"unknown HighMMT hyperparameter.*latnts"):
         create_model("highmmt", SUITE, latnts=3)
 
 
