@@ -98,9 +98,10 @@ def split_half_retest(
 
 
 def _brown(r: float) -> float:
-    if not np.isfinite(r) or r <= -1:
+    """Spearman-Brown projection to twice the seeds (only meaningful for r > 0)."""
+    if not np.isfinite(r):
         return float("nan")
-    return float(2 * r / (1 + r))
+    return float(2 * r / (1 + r)) if r > 0 else float(r)
 
 
 def reliability_statement(retest: Mapping[str, Any] | None) -> str:

@@ -3,8 +3,8 @@
 Each *group* has its own latent signal ``z_g`` and feature map ``A_g``; every modality of the
 group is a different noisy invertible elementwise transform of ``z_g @ A_g`` (identity,
 tanh, cube root, affine, signed square), so modalities of one group share their feature
-space and their label information. The label depends on all groups' latents, so every
-group is informative, about different parts of the label. Optional noise modalities carry
+space and their label information. The label (quantile bins of a score) depends on all groups' latents,
+so every group is informative, about different parts of the label. Optional noise modalities carry
 nothing. The expected structure: modalities of a group are closer to each other than to
 modalities of other groups or to noise.
 """
@@ -49,8 +49,9 @@ def planted_suite(
 
     rng = np.random.default_rng(seed)
     zs = [rng.normal(size=(n_samples, latent)) for _ in range(n_groups)]
-    logits = sum(z @ rng.normal(size=(latent, n_classes)) for z in zs)
-    y = np.asarray(logits).argmax(axis=1)
+    score = sum(z @ rng.normal(size=latent) + 0.5 * np.sin(z @ rng.normal(size=latent)) for z in zs)
+    cuts = np.quantile(score, np.linspace(0, 1, n_classes + 1)[1:-1])
+    y = np.searchsorted(cuts, score)  # balanced classes (quantile bins of the score)
     arrays: dict[str, np.ndarray] = {}
     groups: dict[str, int] = {}
     for g, z in enumerate(zs):
