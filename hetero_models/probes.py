@@ -1,0 +1,338 @@
+"""HighMMT probes as :class:`hetero.learners.Learner` for ``hetero measure``.
+
+One learner, registered as ``highmmt`` (entry-point group ``hetero.learners``), serves both
+kinds of unit:
+
+* unimodal probe (unit ``task/m``): standardised input of ``m`` -> the HighMMT Perceiver
+  encoder -> the last latent vector -> BatchNorm + Linear head;
+* interaction probe (unit ``task/a+b``): both modalities through the shared encoder, the
+  crossmodal block on the pair (both directions) -> head.
+
+The probe *is* a one-task :class:`~hetero_models.highmmt.HighMMT` holding only the unit's
+modalities (one-hot over those), so a probe and the full model share one implementation.
+Inputs are standardised per channel with train-split statistics before the parameter-free
+token standardisation.
+
+Transferable state (``export_state``; roles from ``parameter_roles``):
+
+``input``
+    The part of the encoder whose shape depends on the token width: the cross-attention's
+    context LayerNorm and key/value projection (``...cross_attn.norm_context.*``,
+    ``...cross_attn.attn.to_kv.weight``). On transfer between widths, the columns of the
+    channel block are copied aligned from the left and the columns of the positional and
+    one-hot tail aligned from the right (the token layout is
+    ``[channels | zeros | positions | one-hot]``); the rest keeps its fresh initialisation.
+``body``
+    Everything else of the encoder (latent array, latent self-attention, feed-forwards)
+    and, for interaction probes, the crossmodal block: what transfers and what
+    ``mode="frozen"`` keeps fixed.
+``head``
+    The task head (re-initialised on transfer unless ``keep_head``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from hetero.errors import LearnerError
+from hetero.learners.base import FitResult, Learner, TransferState
+from hetero_models.highmmt import HighMMT
+from hetero_models.inputs import ModalitySpec, ModelSpec, TaskSpec
+from hetero_models.trainer import _loss, compute_metrics
+
+__all__ = ["HighMMTProbe"]
+
+_LAYOUT_KEY = "meta.layout"  # [token width, widest channel block] (role "input")
+
+
+def _is_input(key: str) -> bool:
+    return key.startswith("unimodal.") and (
+        ".cross_attn.norm_context." in key or ".cross_attn.attn.to_kv." in key
+    )
+
+
+class HighMMTProbe(Learner):
+    """HighMMT unimodal / interaction probe (see the module docstring).
+
+    Parameters
+    ----------
+    preset : {"small", "medium", "large"}
+        HighMMT hyperparameters (overridden by the explicit sizes below when given).
+    num_latents, latent_dim, latent_heads, dim_head : int or None
+        Model size overrides (None keeps the preset's).
+    token_width : int or None
+        Fixed token width for every unit (then the input part transfers unchanged between
+        units that fit it); None sizes it to the unit.
+    max_epochs, batch_size : int
+    lr, weight_decay : float
+        Adam.
+    patience : int
+        Stop after this many epochs without validation-loss improvement.
+    device : {"cpu", "cuda", "auto"}
+    """
+
+    name = "highmmt"
+    supports_interactions = True
+
+    def __init__(
+        self,
+        preset: str = "small",
+        num_latents: int | None = 8,
+        latent_dim: int | None = 32,
+        latent_heads: int | None = 4,
+        dim_head: int | None = 16,
+        token_width: int | None = None,
+        max_epochs: int = 30,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        patience: int = 5,
+        device: str = "cpu",
+    ):
+        self.preset = preset
+        self.num_latents = num_latents
+        self.latent_dim = latent_dim
+        self.latent_heads = latent_heads
+        self.dim_head = dim_head
+        self.token_width = token_width
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.device = device
+
+    # ------------------------------------------------------------------ building
+    def _hparams(self) -> dict[str, Any]:
+        hp: dict[str, Any] = {"preset": self.preset, "token_width": self.token_width}
+        for key, value in (
+            ("num_latents", self.num_latents),
+            ("latent_dim", self.latent_dim),
+            ("latent_heads", self.latent_heads),
+        ):
+            if value is not None:
+                hp[key] = int(value)
+        if self.dim_head is not None:
+            hp["cross_dim_head"] = hp["latent_dim_head"] = int(self.dim_head)
+        return hp
+
+    def _spec(self, task, unit) -> ModelSpec:
+        mods = []
+        for name in unit.modalities:
+            m = task.modality(name)
+            mods.append(
+                ModalitySpec(
+                    m.name,
+                    tuple(int(p) for p in m.positions),
+                    int(m.channels),
+                    int(m.num_freq_bands),
+                    float(m.max_freq),
+                )
+            )
+        t = TaskSpec(task.name, tuple(mods), int(task.n_outputs), str(task.target))
+        return ModelSpec.from_tasks([t])
+
+    def _data(self, task, unit, split: str, device) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        arrays, y = task.data.split(split, list(unit.modalities))
+        x = {}
+        for name, a in arrays.items():
+            a = np.asarray(a, dtype=np.float32)
+            mean, scale = self.stats_[name]
+            a = (a.reshape(a.shape[0], -1, mean.shape[0]) - mean) / scale
+            x[name] = torch.as_tensor(a.reshape(arrays[name].shape)).to(device)
+        yt = torch.as_tensor(np.asarray(y))
+        yt = yt.float() if task.target == "regression" else yt.long()
+        return x, yt.to(device)
+
+    def _fit_stats(self, task, unit) -> None:
+        arrays, _ = task.data.split("train", list(unit.modalities))
+        self.stats_ = {}
+        for name, a in arrays.items():
+            c = int(task.modality(name).channels)
+            flat = np.asarray(a, dtype=np.float64).reshape(-1, c)
+            scale = flat.std(axis=0)
+            self.stats_[name] = (
+                flat.mean(axis=0).astype(np.float32),
+                np.where(scale > 1e-8, scale, 1.0).astype(np.float32),
+            )
+
+    # ------------------------------------------------------------------ state
+    def _layout(self, model: HighMMT) -> np.ndarray:
+        widest = max(m.channels for m in model.spec.tasks[0].modalities)
+        return np.array([model.standardizer.width, widest], dtype=np.int64)
+
+    def parameter_roles(self) -> dict[str, str]:
+        self._check_fitted()
+        roles = {_LAYOUT_KEY: "input"}
+        for key in self.model_.state_dict():
+            roles[key] = (
+                "head" if key.startswith("heads.") else "input" if _is_input(key) else "body"
+            )
+        return roles
+
+    def export_state(self) -> TransferState:
+        self._check_fitted()
+        state = {k: v.detach().cpu().numpy().copy() for k, v in self.model_.state_dict().items()}
+        state[_LAYOUT_KEY] = self._layout(self.model_)
+        return state
+
+    def _import(self, model: HighMMT, state: TransferState, mode: str, keep_head: bool) -> None:
+        own = model.state_dict()
+        new = {}
+        layout = state.get(_LAYOUT_KEY)
+        mine = self._layout(model)
+        for key, target in own.items():
+            if key.startswith("heads."):
+                if keep_head and mode == "finetune":
+                    if key not in state or tuple(state[key].shape) != tuple(target.shape):
+                        raise LearnerError("keep_head: the transferred head does not fit this task")
+                    new[key] = torch.as_tensor(state[key])
+                continue
+            if key not in state:
+                if key.startswith("crossmodal.") and not any(
+                    k.startswith("crossmodal.") for k in state
+                ):
+                    continue  # unimodal source -> interaction target: fresh crossmodal block
+                raise LearnerError(f"transferred state lacks {key!r} (probe sizes must agree)")
+            src = torch.as_tensor(state[key])
+            if tuple(src.shape) == tuple(target.shape):
+                new[key] = src
+            elif _is_input(key) and layout is not None:
+                new[key] = _align_columns(src, target, layout, mine)
+            else:
+                raise LearnerError(
+                    f"transferred {key!r} has shape {tuple(src.shape)}, expected "
+                    f"{tuple(target.shape)} (probe sizes must agree)"
+                )
+        model.load_state_dict(new, strict=False)
+
+    # ------------------------------------------------------------------ protocol
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise LearnerError("the learner is not fitted; call fit first")
+
+    def fit(
+        self,
+        task,
+        unit,
+        *,
+        seed: int = 0,
+        init_state: TransferState | None = None,
+        mode: str = "finetune",
+        keep_head: bool = False,
+        max_epochs: int | None = None,
+        return_state: bool = False,
+    ) -> FitResult:
+        self.check_unit(task, unit)
+        self.check_mode(mode)
+        if mode == "frozen" and init_state is None:
+            raise LearnerError("mode='frozen' needs an init_state (the body to freeze)")
+        threads = os.environ.get("HETERO_WORKER_THREADS")
+        if threads:
+            torch.set_num_threads(int(threads))
+        from hetero_models.trainer import resolve_device
+
+        device = resolve_device(self.device)
+        cap = int(self.max_epochs if max_epochs is None else max_epochs)
+        if cap < 1:
+            raise LearnerError(f"max_epochs must be >= 1, got {cap}")
+        torch.manual_seed(int(seed))
+        model = HighMMT(self._spec(task, unit), **self._hparams())
+        if init_state is not None:
+            self._import(model, init_state, mode, keep_head)
+        model.to(device)
+        frozen = init_state is not None and mode == "frozen"
+        for key, p in model.named_parameters():
+            p.requires_grad_(not (frozen and not key.startswith("heads.") and not _is_input(key)))
+        self._fit_stats(task, unit)
+        x_tr, y_tr = self._data(task, unit, "train", device)
+        x_va, y_va = self._data(task, unit, "val", device)
+        opt = torch.optim.Adam(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+        )
+        n = int(y_tr.shape[0])
+        n_batches = max(1, math.ceil(n / max(2, int(self.batch_size))))
+        gen = torch.Generator().manual_seed(int(seed) + 7919)
+        best = (math.inf, 0, copy.deepcopy(model.state_dict()))
+        curve: list[float] = []
+        stale, converged, train_loss = 0, False, float("nan")
+        for epoch in range(1, cap + 1):
+            model.train()
+            total = 0.0
+            for idx in torch.tensor_split(torch.randperm(n, generator=gen), n_batches):
+                if len(idx) < 2:
+                    continue  # BatchNorm needs two samples
+                idx = idx.to(device)
+                xb = {k: v.index_select(0, idx) for k, v in x_tr.items()}
+                loss = _loss(task, model(task.name, xb), y_tr.index_select(0, idx))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            train_loss = total / n
+            val_loss = self._loss_on(model, task, x_va, y_va)[0]
+            if not math.isfinite(val_loss):
+                raise LearnerError(f"{unit.label}: training diverged at epoch {epoch}")
+            curve.append(val_loss)
+            if val_loss < best[0]:
+                best = (val_loss, epoch, copy.deepcopy(model.state_dict()))
+                stale = 0
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    converged = True
+                    break
+        model.load_state_dict(best[2])
+        self.model_ = model
+        self.task_ = task.name
+        val_loss, val_metric = self._loss_on(model, task, x_va, y_va)
+        return FitResult(
+            val_loss=val_loss,
+            val_metric=val_metric,
+            curve=curve,
+            epochs=len(curve),
+            best_epoch=best[1],
+            converged=converged,
+            state=self.export_state() if return_state else None,
+            info={"train_loss": train_loss, "parameters": model.parameter_report()["total"]},
+        )
+
+    @torch.no_grad()
+    def _loss_on(self, model, task, x, y) -> tuple[float, float]:
+        model.eval()
+        logits = torch.cat(
+            [
+                model(task.name, {k: v[i : i + 512] for k, v in x.items()})
+                for i in range(0, int(y.shape[0]), 512)
+            ]
+        )
+        loss = float(_loss(task, logits, y))
+        metrics = compute_metrics(task.target, logits.float().cpu().numpy(), y.cpu().numpy())
+        return loss, float(metrics.get(task.metric, float("nan")))
+
+    def evaluate(self, task, unit, split: str = "val") -> tuple[float, float]:
+        self._check_fitted()
+        device = next(self.model_.parameters()).device
+        x, y = self._data(task, unit, split, device)
+        return self._loss_on(self.model_, task, x, y)
+
+
+def _align_columns(src: torch.Tensor, target: torch.Tensor, src_layout, dst_layout) -> torch.Tensor:
+    """Copy the channel block (left) and the positional/one-hot tail (right) of the last axis."""
+    out = target.clone()
+    w1, c1 = int(src_layout[0]), int(src_layout[1])
+    w2, c2 = int(dst_layout[0]), int(dst_layout[1])
+    left = min(c1, c2)
+    out[..., :left] = src[..., :left]
+    tail = min(w1 - c1, w2 - c2)
+    if tail > 0:
+        out[..., w2 - tail :] = src[..., w1 - tail :]
+    return out
