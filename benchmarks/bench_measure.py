@@ -28,7 +28,6 @@ same ``--work`` reuses finished runs (delete it for timings).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -52,6 +51,7 @@ def real_suite():
 
 def _cluster(labels, d, k):
     from hetero.grouping import cluster
+
     from hetero.matrix import HeterogeneityMatrix
 
     groups, _ = cluster(HeterogeneityMatrix(labels, d), n_groups=k)
