@@ -18,7 +18,7 @@ from hetero_models import (
     register_model,
     save_model,
 )
-from hetero_models.layers import Attention
+from hetero_models.layers import Attention, FeedForward, SelfAttentionBlock
 from tests.test_models_helpers import TINY, make_suite
 
 torch.set_num_threads(1)
@@ -87,6 +87,24 @@ def test_attention_matches_textbook_formula():
     expected = att.to_out((scores.softmax(-1) @ v).transpose(1, 2).reshape(3, 5, 8))
     torch.testing.assert_close(att(x, ctx, mask), expected, atol=1e-5, rtol=1e-5)
     assert att.to_q.bias is None and att.to_kv.bias is None and att.to_out.bias is not None
+
+
+def test_feed_forward_is_linear_geglu_linear():
+    torch.manual_seed(0)
+    ff = FeedForward(8)
+    assert [tuple(m.weight.shape) for m in (ff.net[0], ff.net[2])] == [(64, 8), (8, 32)]
+    x = torch.randn(3, 5, 8)
+    h = ff.net[0](x)
+    expected = ff.net[2](h[..., :32] * torch.nn.functional.gelu(h[..., 32:]))
+    torch.testing.assert_close(ff(x), expected)
+    torch.testing.assert_close(ff.net(x), expected)
+
+
+def test_last_only_self_attention_equals_the_last_row_of_full_attention():
+    torch.manual_seed(0)
+    block = SelfAttentionBlock(16, heads=3, dim_head=8)
+    x = torch.randn(4, 6, 16)
+    torch.testing.assert_close(block(x, last_only=True), block(x)[:, -1:], atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("attention", ["bucketed", "padded"])
