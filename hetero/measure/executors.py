@@ -72,6 +72,14 @@ def limit_worker_threads(threads: int = 1) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
+def _process_worker_init() -> None:
+    """Process-pool worker start: one thread, and leave Ctrl-C to the driver process."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_worker_threads(1)
+
+
 class SerialExecutor(cf.Executor):
     """Runs each submitted call immediately in the calling process."""
 
@@ -98,6 +106,10 @@ class ExecutorHandle:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self, *, cancel: bool = False) -> None:
+        if cancel and isinstance(self.executor, cf.ProcessPoolExecutor):
+            # Ctrl-C: do not wait for runs in flight (they are lost, finished ones are stored)
+            for proc in list(getattr(self.executor, "_processes", {}).values()):
+                proc.terminate()
         try:
             self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
         except TypeError:  # executors without cancel_futures
@@ -144,7 +156,7 @@ def make_executor(
         import multiprocessing as mp
 
         ex = cf.ProcessPoolExecutor(
-            max_workers=n, mp_context=mp.get_context("spawn"), initializer=limit_worker_threads
+            max_workers=n, mp_context=mp.get_context("spawn"), initializer=_process_worker_init
         )
         return ExecutorHandle(ex, "process", n)
     try:
