@@ -269,7 +269,10 @@ def test_cli_errors_exit_2_with_one_line(tmp_path):
                             "--learner", "nope"])  # fmt: skip
     assert r.exit_code == 2 and "unknown learner 'nope'" in r.output
     bad = tmp_path / "bad.yaml"
-    bad.write_text("tasks:\n  - name: t\n    data: missing.npz\n    target: multiclass\n")
+    bad.write_text(
+        "tasks:\n  - name: t\n    data: missing.npz\n    target: multiclass\n"
+        "    modalities: [{name: a}]\n"
+    )
     r = _invoke(["measure", str(bad), "-o", str(tmp_path / "o2")])
     assert r.exit_code == 2 and "missing.npz" in r.output and not (tmp_path / "o2").exists()
     r = _invoke(["runs", str(tmp_path / "nowhere")])
@@ -310,7 +313,7 @@ def test_cli_measure_writes_every_output_and_runs_lists_them(tmp_path):
 
 
 def test_sampled_design_completes_the_rest(tmp_path):
-    suite = planted_suite(2, 3, n_noise=0, n_samples=160, width=6, latent=3, seed=0)[0]
+    suite = planted_suite(2, 4, n_noise=0, n_samples=160, width=6, latent=3, seed=0)[0]
     n = len(suite.units())
     res = measure(suite, learner="reference", learner_config=TINY, estimator="frozen", seeds=1,
                   baseline_seeds=1, fraction=0.5, interactions=False, stability_boot=0)  # fmt: skip

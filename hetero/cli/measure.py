@@ -282,27 +282,28 @@ def register(app: typer.Typer) -> None:
             else:
                 sys.stdout.write(buf.getvalue())
             return
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=f"{len(records)} runs in {path}")
-        for col in ("key", "status", "kind", "unit", "source", "seed", "mode", "val_loss",
-                    "metric", "epochs", "conv", "time s", "attempts"):  # fmt: skip
-            table.add_column(col)
+        header = ("key", "status", "kind", "unit", "source", "seed", "mode", "val_loss",
+                  "metric", "epochs", "conv", "time_s", "attempts")  # fmt: skip
+        rows = [header]
         for r in records:
-            table.add_row(
-                r.key[:10],
-                r.status,
-                r.kind,
-                r.unit,
-                r.source or "",
-                str(r.seed),
-                r.mode if r.kind == "transfer" else "",
-                "" if r.val_loss is None else f"{r.val_loss:.4f}",
-                "" if r.val_metric is None else f"{r.val_metric:.3f}",
-                "" if r.epochs is None else str(r.epochs),
-                "" if r.converged is None else ("yes" if r.converged else "no"),
-                "" if r.wall_time is None else f"{r.wall_time:.2f}",
-                str(r.attempts),
+            rows.append(
+                (
+                    r.key[:10],
+                    r.status,
+                    r.kind,
+                    r.unit,
+                    r.source or "-",
+                    str(r.seed),
+                    r.mode if r.kind == "transfer" else "-",
+                    "-" if r.val_loss is None else f"{r.val_loss:.4f}",
+                    "-" if r.val_metric is None else f"{r.val_metric:.3f}",
+                    "-" if r.epochs is None else str(r.epochs),
+                    "-" if r.converged is None else ("yes" if r.converged else "no"),
+                    "-" if r.wall_time is None else f"{r.wall_time:.2f}",
+                    str(r.attempts),
+                )
             )
-        Console().print(table)
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        typer.echo(f"{len(records)} runs in {path}")
+        for row in rows:
+            typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -695,36 +695,22 @@ def _write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
 
 
 def _write_figures(result: MeasureResult, fig_dir: Path) -> None:
-    try:
-        from hetero import plotting
-    except ImportError:  # plotting backend unavailable
-        return
-    import matplotlib
+    """Heatmaps, graphs, dendrograms, clustermaps and spectra of each level (PNG)."""
+    import io
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    from hetero import plotting
     from hetero._io import atomic_write_bytes
 
-    fig_dir.mkdir(parents=True, exist_ok=True)
     levels = {"modality": result.modality}
     if result.interaction is not None:
         levels["interaction"] = result.interaction
-
-    def save(fig: Any, name: str) -> None:
-        import io
-
+    for level, res in levels.items():
+        for name, png in plotting.render_all(res.distance, result.plan).items():
+            atomic_write_bytes(fig_dir / f"{level}_{name}", png)
+        fig = plotting.plot_heatmap(res.transfer)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        atomic_write_bytes(fig_dir / name, buf.getvalue())
+        import matplotlib.pyplot as plt
 
-    for level, res in levels.items():
-        save(plotting.plot_heatmap(res.distance, plan=result.plan), f"{level}_heatmap.png")
-        save(plotting.plot_heatmap(res.transfer), f"{level}_transfer_heatmap.png")
-        if result.plan is not None and res.distance.n >= 2:
-            save(
-                plotting.plot_dendrogram(res.distance, plan=result.plan), f"{level}_dendrogram.png"
-            )
-        if res.distance.observed.all():
-            save(plotting.plot_spectrum(res.distance), f"{level}_spectrum.png")
+        plt.close(fig)
+        atomic_write_bytes(fig_dir / f"{level}_transfer_heatmap.png", buf.getvalue())
