@@ -51,7 +51,6 @@ def real_suite():
 
 def _cluster(labels, d, k):
     from hetero.grouping import cluster
-
     from hetero.matrix import HeterogeneityMatrix
 
     groups, _ = cluster(HeterogeneityMatrix(labels, d), n_groups=k)
