@@ -97,7 +97,7 @@ class CrossmodalBlock(nn.Module):
             parts = t.split(lengths)
             return torch.cat([parts[i] for i in src])
 
-        context = gather(all_z, c_src)
+        context = None  # the other modality's latents per row: needed from layer 2 on
         x = None
         n_layers = len(self.layers)
         for li, layer in enumerate(self.layers):
@@ -107,6 +107,8 @@ class CrossmodalBlock(nn.Module):
                 kv = cross.project_context(all_z)
                 x = gather(all_z, q_src) + cross.attn.attend(gather(q, q_src), gather(kv, c_src))
             else:
+                if context is None:
+                    context = gather(all_z, c_src)
                 x = cross(x, context)
             x = layer["cross_ff"](x)
             blocks = layer["self_blocks"]
