@@ -968,9 +968,9 @@ def _matrix_table(
                 cells.append(_Cell(""))
                 continue
             v = values[i, j]
-            txt = _fmt(v, 2)
+            txt = f"{v:.3f}" if np.isfinite(v) else "-"
             if se is not None and np.isfinite(se[i, j]) and np.isfinite(v):
-                txt += f" ± {_fmt(se[i, j], 2)}"
+                txt += f" ± {se[i, j]:.3f}"
             strong = bool(marks is not None and marks[i, j])
             if strong:
                 txt += " *"
@@ -980,7 +980,7 @@ def _matrix_table(
             cells.append(_Cell(txt, strong=strong, em=italic))
         rows.append(tuple(cells))
     short = [str(j + 1) for j in range(len(labels))]
-    header = ("source \\ target", *[f"{s}" for s in short])
+    header = ("row → column", *short)
     rows = [(_Cell(f"{i + 1}. {r[0].text}", strong=True), *r[1:]) for i, r in enumerate(rows)]
     return _Table(header, tuple(rows))
 
@@ -1333,68 +1333,111 @@ def render_markdown(
 def _png(fig: Any, *, dpi: int = 110) -> bytes:
     import io
 
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
 
 
-def render_figures(report: Report) -> list[Figure]:
-    """Draw the report's figures with :mod:`hetero.plotting` (PNG bytes, Agg backend).
+def _transfer_figure(lev: LevelReport) -> Any:
+    """Transfer heatmap with significant entries boxed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+    from matplotlib.patches import Rectangle
 
-    Per level: the distance heatmap with the plan's group boundaries, the transfer heatmap,
-    the dendrogram, the clustermap and the singular-value spectrum (when the matrix is
-    complete).
+    from hetero import plotting
+
+    n = lev.n
+    fig = MplFigure(figsize=(max(5.0, 0.45 * n + 2), max(4.0, 0.4 * n + 1.5)), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    plotting.plot_heatmap(lev.transfer, ax=ax, cmap="RdBu_r")
+    if lev.significant is not None:
+        for i, j in zip(*np.nonzero(lev.significant), strict=True):
+            if i != j:
+                ax.add_patch(
+                    Rectangle((j, i), 1, 1, fill=False, edgecolor="black", lw=1.6, clip_on=False)
+                )
+    ax.set_title(f"{lev.level} transfer T (row: source, column: target; boxed: significant)")
+    return fig
+
+
+def render_figures(report: Report) -> list[Figure]:
+    """Draw the report's figures with :mod:`hetero.plotting` (PNG bytes, Agg canvases).
+
+    Per level: the distance heatmap with the plan's group boundaries, the transfer heatmap
+    with significant entries boxed, a graph of the closest units coloured by group and,
+    when the distances are complete, the dendrogram with the plan's cut, the clustermap and
+    the singular-value spectrum.
 
     Returns
     -------
     list of Figure
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from hetero import plotting
+    from hetero.grouping import cluster
 
     figures: list[Figure] = []
     plan = report.plan
     for lev in report.levels:
-        title = "modality" if lev.level == "modality" else "interaction"
+        what = lev.level
+        d = lev.distance
         figures.append(
             Figure(
-                f"{lev.level}_distance",
-                f"{title.capitalize()} distances d (rows and columns ordered by group; lines "
-                "mark group boundaries).",
-                _png(plotting.plot_heatmap(lev.distance, plan=plan)),
+                f"{what}_distance",
+                f"{what.capitalize()} distances d"
+                + (
+                    " (ordered by plan group; white lines mark group boundaries)."
+                    if lev.groups
+                    else "."
+                ),
+                _png(plotting.plot_heatmap(d, plan if lev.groups else None)),
             )
         )
         if lev.transfer is not None:
             figures.append(
                 Figure(
-                    f"{lev.level}_transfer",
-                    f"Directed {title} transfer T(source → target) (rows: source).",
-                    _png(plotting.plot_heatmap(lev.transfer)),
+                    f"{what}_transfer",
+                    f"Directed {what} transfer T(source → target): negative values mean the "
+                    "source helps the target; boxed entries differ from zero significantly.",
+                    _png(_transfer_figure(lev)),
                 )
             )
-        complete = bool(lev.distance.observed.all())
+        complete = bool(d.observed.all())
         if complete and lev.n >= 3:
+            _, Z = cluster(d, n_groups=1)
+            k = len(lev.groups) if lev.groups else None
             figures.append(
                 Figure(
-                    f"{lev.level}_dendrogram",
-                    f"Average-linkage dendrogram of the {title} distances, coloured by group.",
-                    _png(plotting.plot_dendrogram(lev.distance, plan=plan)),
+                    f"{what}_dendrogram",
+                    f"Average-linkage dendrogram of the {what} distances"
+                    + (f" with the cut into {k} groups." if k else "."),
+                    _png(plotting.plot_dendrogram(Z, d.labels, n_groups=k)),
                 )
             )
-        if complete and lev.spectrum is not None:
             figures.append(
                 Figure(
-                    f"{lev.level}_spectrum",
-                    f"Singular values of the {title} distance matrix and the cumulative "
-                    "fraction they explain.",
-                    _png(plotting.plot_spectrum(lev.distance)),
+                    f"{what}_clustermap",
+                    f"Clustermap of the {what} distances.",
+                    _png(plotting.plot_clustermap(d, Z)),
+                )
+            )
+        if lev.n >= 2:
+            figures.append(
+                Figure(
+                    f"{what}_graph",
+                    f"Units linked where their {what} distance is among the smallest quarter, "
+                    "coloured by plan group.",
+                    _png(plotting.plot_graph(d, plan if lev.groups else None)),
+                )
+            )
+        if lev.spectrum is not None:
+            s, cum = lev.spectrum
+            figures.append(
+                Figure(
+                    f"{what}_spectrum",
+                    f"Singular values of the {what} distance matrix and the cumulative "
+                    "fraction of its squared norm they explain.",
+                    _png(plotting.plot_spectrum(s, cum, rank=min(3, len(s)))),
                 )
             )
     return figures
