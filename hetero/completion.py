@@ -261,7 +261,12 @@ class SymmetricCompleter(Completer):
         scale = float(np.sqrt((D[W > 0] ** 2).mean())) or 1.0
         D = D / scale
         rng = np.random.default_rng(self.seed)
-        loss, U, S = self._fit(D, W, r, rng, lift=self.lift)
+        # The products are small (n x r): BLAS threads only add overhead, and on a busy
+        # machine they make each L-BFGS step tens of times slower.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            loss, U, S = self._fit(D, W, r, rng, lift=self.lift)
         Y = U @ S @ U.T * scale
         Y = 0.5 * (Y + Y.T)
         Y = np.maximum(Y, 0.0)
@@ -351,7 +356,8 @@ class FancyImputeCompleter(Completer):
 
     fancyimpute 0.7.0 draws from numpy's global random state; the adapter seeds it with
     ``seed`` for the call and restores the previous state afterwards, so results are
-    reproducible without side effects. Its ``force_all_finite`` FutureWarning (scikit-learn
+    reproducible without side effects. Data are scaled to unit RMS for the solver (its
+    tolerances and learning rates are absolute) and scaled back. Its ``force_all_finite`` FutureWarning (scikit-learn
     1.6/1.7) is silenced inside the call.
     """
 
@@ -363,6 +369,8 @@ class FancyImputeCompleter(Completer):
         if rank is not None:
             rank = int(min(rank, max(1, n - 1)))
         solver = self._solver(rank, n)
+        # unit RMS scale: the solvers' tolerances and step sizes are absolute
+        scale = float(np.sqrt(np.nanmean(X**2))) or 1.0
         # fancyimpute draws from the legacy global RNG; seed it for this call only
         state = np.random.get_state()  # noqa: NPY002
         np.random.seed(self.seed)  # noqa: NPY002
@@ -370,8 +378,8 @@ class FancyImputeCompleter(Completer):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*force_all_finite.*")
                 warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
-                out = solver.fit_transform(X.copy())
-        except (TypeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                out = solver.fit_transform(X / scale) * scale
+        except Exception as exc:  # a third-party solver failing (cvxpy SolverError, ...)
             raise HeteroError(
                 f"completion method {self.name!r} failed: {' '.join(str(exc).split())}"
             ) from None
@@ -419,7 +427,11 @@ class IterativeSVDCompleter(FancyImputeCompleter):
 
 
 class MatrixFactorizationCompleter(FancyImputeCompleter):
-    """fancyimpute ``MatrixFactorization`` (biased factorisation fitted by SGD)."""
+    """fancyimpute ``MatrixFactorization`` (biased factorisation fitted by SGD).
+
+    Defaults (100 epochs, learning rate 0.05) suit the unit-RMS scaling of the adapter;
+    fancyimpute's own (50, 0.01) underfit. Pure-Python SGD: slow for large matrices.
+    """
 
     name = "matrixfactorization"
 
@@ -427,8 +439,8 @@ class MatrixFactorizationCompleter(FancyImputeCompleter):
         self,
         rank: int | None = None,
         seed: int = 0,
-        max_iters: int = 50,
-        learning_rate: float = 0.01,
+        max_iters: int = 100,
+        learning_rate: float = 0.05,
     ):
         super().__init__(rank=rank, seed=seed)
         self.max_iters = int(max_iters)
@@ -446,19 +458,55 @@ class MatrixFactorizationCompleter(FancyImputeCompleter):
 class NuclearNormCompleter(FancyImputeCompleter):
     """fancyimpute ``NuclearNormMinimization`` (convex, cvxpy); no rank parameter.
 
-    Solves an SDP with ``O(n^2)`` variables: practical up to about M = 50.
+    fancyimpute's problem (minimise the nuclear norm subject to matching the observed
+    entries within ``error_tolerance``, optionally symmetric) solved with a selectable
+    cvxpy solver: fancyimpute hard-codes CVXOPT, which fails on many hollow distance
+    matrices, so the default here is SCS. The problem has ``O(n^2)`` variables and a
+    semidefinite cone: practical up to about M = 50.
     """
 
     name = "nuclearnorm"
     supports_rank = False
 
-    def __init__(self, rank: int | None = None, seed: int = 0, symmetric: bool = True):
+    def __init__(
+        self,
+        rank: int | None = None,
+        seed: int = 0,
+        symmetric: bool = True,
+        solver: str = "SCS",
+        error_tolerance: float = 1e-4,
+    ):
         super().__init__(rank=rank, seed=seed)
         self.symmetric = bool(symmetric)
+        self.solver = str(solver)
+        self.error_tolerance = float(error_tolerance)
 
     def _solver(self, rank: int | None, n: int) -> Any:
-        return _fancyimpute().NuclearNormMinimization(
-            require_symmetric_solution=self.symmetric, verbose=False
+        import cvxpy
+
+        base = _fancyimpute().NuclearNormMinimization
+        solver_name = self.solver.upper()
+        if solver_name not in cvxpy.installed_solvers():
+            raise HeteroError(
+                f"nuclearnorm: cvxpy solver {self.solver!r} is not installed"
+                f" (installed: {', '.join(cvxpy.installed_solvers())})"
+            )
+
+        class _Solver(base):  # fancyimpute's objective and constraints, our solver choice
+            def solve(self, X: np.ndarray, missing_mask: np.ndarray) -> np.ndarray:
+                S, objective = self._create_objective(*X.shape)
+                constraints = self._constraints(
+                    X=X, missing_mask=missing_mask, S=S, error_tolerance=self.error_tolerance
+                )
+                cvxpy.Problem(objective, constraints).solve(solver=solver_name)
+                if S.value is None:
+                    raise ArithmeticError(f"cvxpy solver {solver_name} found no solution")
+                return np.asarray(S.value)
+
+        return _Solver(
+            require_symmetric_solution=self.symmetric,
+            error_tolerance=self.error_tolerance,
+            verbose=False,
         )
 
 

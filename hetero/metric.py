@@ -217,7 +217,7 @@ def check_metric(
         n_triples += nv
         n_exact += int((valid & (lhs <= rhs + tol)).sum())
         n_relaxed += int((valid & (lhs <= c * rhs + tol)).sum())
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ratio = np.where(rhs > 0, lhs / np.where(rhs > 0, rhs, 1.0), 0.0)
         ratio = np.where((rhs <= 0) & (lhs > tol), np.inf, ratio)
         ratio = np.where(valid, ratio, -np.inf)
