@@ -17,8 +17,8 @@ fenced block say what the test does with it:
 Checked here:
 
 * the ```python blocks of docs/concepts.md, docs/user-guide.md and docs/api-guide.md run,
-  in order, in one namespace per page, in a temporary working directory, and print what the
-  page says they print;
+  in order, in one namespace per page, in a temporary working directory (where
+  ``examples/`` links to the repository's examples), and print what the page says they print;
 * docs/cli.md equals what docs/gen_cli.py generates from the current ``--help`` texts;
 * every ``hetero ...`` command line in a ```bash block of the guides names a real command
   and only options that command has;
@@ -112,6 +112,8 @@ def run_page(name: str, *, include_slow: bool, tmp_path: Path) -> int:
     blocks = parse_blocks(path)
     namespace: dict = {"__name__": f"docs_{name.replace('.', '_').replace('-', '_')}"}
     ran = 0
+    if not (tmp_path / "examples").exists():  # pages refer to the shipped examples
+        (tmp_path / "examples").symlink_to(ROOT / "examples")
     old = os.getcwd()
     os.chdir(tmp_path)
     try:
@@ -157,16 +159,34 @@ def _has_slow(name: str) -> bool:
 # ----------------------------------------------------------------------------- executed pages
 
 
+@pytest.fixture
+def isolated_learners(monkeypatch):
+    """Learners the pages register vanish after the test (the built-ins stay)."""
+    from hetero.learners import registry
+
+    registry.list_learners()  # load the built-ins into the real registry first
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
+@pytest.fixture
+def isolated_models(monkeypatch):
+    """Models the pages register vanish after the test (needs torch)."""
+    pytest.importorskip("torch")
+    from hetero_models import registry
+
+    registry.list_models()
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+
+
 @pytest.mark.parametrize("name", EXECUTED)
-def test_python_blocks_run(name, tmp_path):
+def test_python_blocks_run(name, tmp_path, isolated_learners):
     ran = run_page(name, include_slow=False, tmp_path=tmp_path)
     assert ran > 0, f"{name} has no fast python block"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in EXECUTED if _has_slow(n)])
-def test_python_blocks_run_with_slow(name, tmp_path):
-    pytest.importorskip("torch")
+def test_python_blocks_run_with_slow(name, tmp_path, isolated_learners, isolated_models):
     import torch
 
     torch.set_num_threads(1)
