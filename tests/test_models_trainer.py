@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from hetero.plan import GroupingPlan
 from hetero_models import create_model, load_model
 from hetero_models.trainer import (
     Trainer,
@@ -25,17 +26,10 @@ from tests.test_models_helpers import TINY, make_suite
 torch.set_num_threads(1)
 
 SUITE = make_suite()
-PLAN = {
-    "unimodal_groups": [
-        ["alpha/img", "gamma/img"],
-        ["alpha/seq", "beta/seq"],
-        ["beta/vec", "beta/tab", "gamma/tab"],
-    ],
-    "crossmodal_groups": [
-        ["alpha/img+seq", "gamma/img+tab"],
-        ["beta/seq+tab", "beta/seq+vec", "beta/tab+vec"],
-    ],
-}
+PLAN = GroupingPlan(
+    [["alpha/img", "gamma/img"], ["alpha/seq", "beta/seq"], ["beta/vec", "beta/tab", "gamma/tab"]],
+    [["alpha/img+seq", "gamma/img+tab"], ["beta/seq+tab", "beta/seq+vec", "beta/tab+vec"]],
+).validate(SUITE)
 
 
 def test_schedule_tasks_with_fewer_batches_start_later():
@@ -150,15 +144,7 @@ def test_cli_train_writes_outputs(tmp_path):
     suite_dir.mkdir()
     yaml_path = _write_suite_yaml(suite_dir)
     plan_path = tmp_path / "plan.json"
-    plan_path.write_text(
-        json.dumps(
-            {
-                "version": 1,
-                "unimodal": {"groups": PLAN["unimodal_groups"]},
-                "crossmodal": {"groups": PLAN["crossmodal_groups"]},
-            }
-        )
-    )
+    PLAN.write(plan_path)
     app = typer.Typer()
     register(app)
 
