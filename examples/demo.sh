@@ -9,9 +9,10 @@
 #   1. hetero measure mini   -> OUT/measure   (HighMMT probe learner, interactions included,
 #                                              split-half re-test, default group counts)
 #   2. hetero train mini --plan OUT/measure/plan.json            -> OUT/train-grouped
-#   3. hetero train mini --plan OUT/share_all_plan.json          -> OUT/train-share-all
-#      (the same schedule: pre-training, then fine-tuning with every unit in one group)
-#   4. hetero report OUT/measure --train ...                     -> OUT/measure/report.html
+#      hetero train mini --plan OUT/share_all_plan.json          -> OUT/train-share-all
+#      (the same schedule: pre-training, then fine-tuning with every unit in one group;
+#      the two run side by side, one core each)
+#   3. hetero report OUT/measure --train ...                     -> OUT/measure/report.html
 # Re-running resumes the measurement from OUT/measure/runs.sqlite.
 #
 # Environment overrides: HETERO (the hetero command), PYTHON, WORKERS (measure worker
@@ -60,10 +61,10 @@ measure_args=("$SUITE_FILE" -o "$OUT/measure" --learner "$LEARNER" --interaction
 if [[ -n "$SEEDS" ]]; then measure_args+=(--seeds "$SEEDS"); fi
 stage "1 measure" "$HETERO" measure "${measure_args[@]}"
 
-train_args=("$SUITE_FILE" --preset "$TRAIN_PRESET" --pretrain-epochs "$PRETRAIN_EPOCHS"
-    --finetune-epochs "$FINETUNE_EPOCHS" --seed 0 --quiet)
-stage "2 train grouped" "$HETERO" train "${train_args[@]}" \
-    --plan "$OUT/measure/plan.json" -o "$OUT/train-grouped"
+if [[ ! -f "$OUT/measure/plan.json" ]]; then
+    echo "error: $OUT/measure/plan.json missing: some runs failed (see hetero runs $OUT/measure)" >&2
+    exit 2
+fi
 
 # share-all: the same two-stage schedule with every unit (and interaction unit) in one group
 "$PYTHON" - "$SUITE_FILE" "$OUT/share_all_plan.json" <<'PY'
@@ -74,10 +75,37 @@ from hetero.plan import GroupingPlan
 
 GroupingPlan.share_all(get_suite(sys.argv[1])).write(sys.argv[2])
 PY
-stage "3 train share-all" "$HETERO" train "${train_args[@]}" \
-    --plan "$OUT/share_all_plan.json" -o "$OUT/train-share-all"
 
-stage "4 report" "$HETERO" report "$OUT/measure" \
+train_args=("$SUITE_FILE" --preset "$TRAIN_PRESET" --pretrain-epochs "$PRETRAIN_EPOCHS"
+    --finetune-epochs "$FINETUNE_EPOCHS" --seed 0 --quiet)
+train() {  # train NAME PLAN: one `hetero train` run, its log in OUT/NAME.log
+    local name=$1 plan=$2 t0=$SECONDS
+    if "$HETERO" train "${train_args[@]}" --plan "$plan" -o "$OUT/$name" >"$OUT/$name.log" 2>&1
+    then
+        printf '%-28s %5d s\n' "  $name" "$((SECONDS - t0))" >>"$TIMINGS"
+    else
+        echo "error: hetero train ($name) failed; last lines of $OUT/$name.log:" >&2
+        tail -n 5 "$OUT/$name.log" >&2
+        return 1
+    fi
+}
+train_both() {
+    if ((WORKERS >= 2)); then  # one thread each, side by side
+        OMP_NUM_THREADS=$((WORKERS / 2)) train train-grouped "$OUT/measure/plan.json" &
+        local grouped=$!
+        OMP_NUM_THREADS=$((WORKERS / 2)) train train-share-all "$OUT/share_all_plan.json" &
+        local share=$!
+        local rc=0
+        wait "$grouped" || rc=1
+        wait "$share" || rc=1
+        return "$rc"
+    fi
+    train train-grouped "$OUT/measure/plan.json"
+    train train-share-all "$OUT/share_all_plan.json"
+}
+stage "2 train grouped + share-all" train_both
+
+stage "3 report" "$HETERO" report "$OUT/measure" \
     --train "$OUT/train-grouped" --train "$OUT/train-share-all"
 
 printf '%-28s %5d s\n' "total" "$((SECONDS - START))" | tee -a "$TIMINGS" >&2

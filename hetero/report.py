@@ -654,6 +654,10 @@ def build_report(
             )
         if lev.check_source == "computed":
             notes.append(f"No metric checks for {lev.level} in check.json: computed here.")
+    for lev in levels[1:]:
+        statement = lev.summary.get("reliability")
+        if isinstance(statement, str) and statement:
+            notes.append(f"{lev.level.capitalize()} matrix: {statement}.")
     if train and not any(t.sharing == "share-all" for t in train):
         notes.append("No share-all training run was given: the grouped model has no baseline.")
     suite = measure.get("suite")
@@ -741,6 +745,12 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return f"{v:.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}f}"
 
 
+def _fix(x: Any, digits: int = 2) -> str:
+    """Fixed decimals (``-`` for missing/NaN)."""
+    v = _num(x)
+    return "-" if v is None or math.isnan(v) else f"{v:.{digits}f}"
+
+
 def _pct(x: Any) -> str:
     v = _num(x)
     return "-" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
@@ -795,11 +805,9 @@ def _summary_blocks(report: Report) -> list[Any]:
                 "-" if seeds_b is None else len(seeds_b),
                 f"{lev.n_significant}/{lev.n_with_se}",
                 _pct(s.get("converged_fraction")),
-                _fmt(rt.get("spearman_d"), 2) + f" ({_fmt(rt.get('spearman_d_full'), 2)})"
-                if rt
-                else "-",
-                _fmt(rt.get("plan_ari"), 2) if rt else "-",
-                _fmt(stab.get("mean_stability"), 2) if stab else "-",
+                _fix(rt.get("spearman_d")) + f" ({_fix(rt.get('spearman_d_full'))})" if rt else "-",
+                _fix(rt.get("plan_ari")) if rt else "-",
+                _fix(stab.get("mean_stability")) if stab else "-",
             )
         )
     out.append(
@@ -812,7 +820,7 @@ def _summary_blocks(report: Report) -> list[Any]:
                 "transfer seeds",
                 "baseline seeds",
                 "significant / with s.e.",
-                "runs converged",
+                "runs converged before the epoch cap",
                 "retest Spearman d (projected)",
                 "retest plan ARI",
                 "plan stability",
@@ -878,7 +886,7 @@ def _plan_blocks(report: Report) -> list[Any]:
         if lev.stability and _num(lev.stability.get("mean_stability")) is not None:
             caption = (
                 f"Plan stability over {lev.stability.get('n_boot', '?')} bootstrap samples of "
-                f"the seeds: {_fmt(lev.stability['mean_stability'], 2)} (1 = always the same)."
+                f"the seeds: {_fix(lev.stability['mean_stability'])} (1 = always the same)."
             )
         out.append(_Heading(3, f"{kind.capitalize()} groups ({lev.level} units)"))
         out.append(_Table(("group", "size", "units"), rows, caption=caption))
@@ -1073,11 +1081,11 @@ def _level_blocks(report: Report, lev: LevelReport, figures: Mapping[str, Figure
     if isinstance(rt, Mapping):
         out.append(_Heading(3, "Test-retest"))
         rows = (
-            _cells("Spearman of T between halves", _fmt(rt.get("spearman_T"), 3)),
-            _cells("Spearman of d between halves", _fmt(rt.get("spearman_d"), 3)),
-            _cells("projected to all seeds (T)", _fmt(rt.get("spearman_T_full"), 3)),
-            _cells("projected to all seeds (d)", _fmt(rt.get("spearman_d_full"), 3)),
-            _cells("plan ARI between halves", _fmt(rt.get("plan_ari"), 3)),
+            _cells("Spearman of T between halves", _fix(rt.get("spearman_T"))),
+            _cells("Spearman of d between halves", _fix(rt.get("spearman_d"))),
+            _cells("projected to all seeds (T)", _fix(rt.get("spearman_T_full"))),
+            _cells("projected to all seeds (d)", _fix(rt.get("spearman_d_full"))),
+            _cells("plan ARI between halves", _fix(rt.get("plan_ari"))),
         )
         statement = lev.summary.get("reliability") or rt.get("statement") or ""
         out.append(_Table(("retest", "value"), rows, caption=str(statement)))
@@ -1351,6 +1359,23 @@ def _transfer_figure(lev: LevelReport) -> Any:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     plotting.plot_heatmap(lev.transfer, ax=ax, cmap="RdBu_r")
+    # centre the diverging colours at zero (T < 0: the source helps) and recolour the
+    # annotations for the new shading
+    values = lev.transfer.values
+    off = np.isfinite(values) & ~np.eye(n, dtype=bool)
+    vmax = float(np.max(np.abs(values[off]))) if off.any() else 1.0
+    vmax = vmax if vmax > 0 else 1.0
+    mesh = ax.collections[0]
+    mesh.set_clim(-vmax, vmax)
+    for text in ax.texts:
+        x, y = text.get_position()
+        i, j = int(y), int(x)
+        if 0 <= i < n and 0 <= j < n and np.isfinite(values[i, j]):
+            r, g, b, _ = mesh.cmap(mesh.norm(values[i, j]))
+            lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
+            text.set_color("black" if lum > 0.408 else "white")
+    if len(fig.axes) > 1:
+        fig.axes[1].set_ylabel("T = L(source → target) − L(target)")
     if lev.significant is not None:
         for i, j in zip(*np.nonzero(lev.significant), strict=True):
             if i != j:
