@@ -203,35 +203,46 @@ def check_metric(
     cand_ratio: list[np.ndarray] = []
     cand_idx: list[np.ndarray] = []
     block = max(1, _BLOCK_BYTES // max(8 * n * n * 4, 1))
+    L = Dz - tol  # lhs with the tolerance folded in: holds when L <= rhs
+    pos = Dz > tol
+    all_observed = bool(obs.all())
     for j0 in range(0, n, block):
         js = np.arange(j0, min(n, j0 + block))
+        b_idx = np.arange(len(js))
         # valid[b, i, k]: (i, k) checked pair, (i, j) and (j, k) observed, j not in {i, k}
-        valid = pair_ok[None, :, :] & obs[:, js].T[:, :, None] & obs[js, :][:, None, :]
-        valid[np.arange(len(js)), js, :] = False
-        valid[np.arange(len(js)), :, js] = False
-        rhs = Dz[:, js].T[:, :, None] + Dz[js, :][:, None, :]
-        lhs = np.broadcast_to(Dz[None, :, :], rhs.shape)
-        nv = int(valid.sum())
+        if all_observed:
+            valid = np.repeat(pair_ok[None, :, :], len(js), axis=0)
+        else:
+            valid = pair_ok[None, :, :] & obs[:, js].T[:, :, None] & obs[js, :][:, None, :]
+        valid[b_idx, js, :] = False
+        valid[b_idx, :, js] = False
+        nv = np.count_nonzero(valid)
         if nv == 0:
             continue
+        rhs = Dz[:, js].T[:, :, None] + Dz[js, :][:, None, :]
+        exact_ok = L[None, :, :] <= rhs
         n_triples += nv
-        n_exact += int((valid & (lhs <= rhs + tol)).sum())
-        n_relaxed += int((valid & (lhs <= c * rhs + tol)).sum())
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ratio = np.where(rhs > 0, lhs / np.where(rhs > 0, rhs, 1.0), 0.0)
-        ratio = np.where((rhs <= 0) & (lhs > tol), np.inf, ratio)
-        ratio = np.where(valid, ratio, -np.inf)
+        n_exact += np.count_nonzero(exact_ok & valid)
+        n_relaxed += np.count_nonzero((L[None, :, :] <= c * rhs) & valid)
+        # ratio d_ik / (d_ij + d_jk) over valid triples; inf for a positive d_ik over 0
+        ratio = np.full(rhs.shape, -np.inf)
+        ok_div = valid & (rhs > 0)
+        with np.errstate(over="ignore"):
+            np.divide(np.broadcast_to(Dz[None, :, :], rhs.shape), rhs, out=ratio, where=ok_div)
+        zero_rhs = valid & ~ok_div
+        if zero_rhs.any():
+            ratio[zero_rhs] = np.where(np.broadcast_to(pos[None], rhs.shape)[zero_rhs], np.inf, 0.0)
         min_c = max(min_c, float(ratio.max()))
-        viol = valid & (lhs > rhs + tol)
+        viol = valid & ~exact_ok
         if n_worst > 0 and viol.any():
             flat = np.flatnonzero(viol)
             r = ratio.reshape(-1)[flat]
             if r.size > n_worst:
                 top = np.argpartition(-r, n_worst - 1)[:n_worst]
                 flat, r = flat[top], r[top]
-            b, i, k = np.unravel_index(flat, viol.shape)
+            bb, i, k = np.unravel_index(flat, viol.shape)
             cand_ratio.append(r)
-            cand_idx.append(np.stack([i, js[b], k], axis=1))
+            cand_idx.append(np.stack([i, js[bb], k], axis=1))
     worst: list[Triple] = []
     if cand_ratio:
         r = np.concatenate(cand_ratio)
