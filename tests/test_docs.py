@@ -393,3 +393,39 @@ def test_user_guide_quotes_real_validation_errors(tmp_path):
         _suite_error(tmp_path, {"audio": audio, "lips": lips, "y": y}, kind="sound"),
     ]
     assert quoted[0] == produced
+
+
+# ----------------------------------------------------------------------------- output files
+
+
+def _documented_outputs() -> set[str]:
+    """File names in the table of section 3 of the user guide (figures expanded)."""
+    text = (DOCS / "user-guide.md").read_text(encoding="utf-8")
+    section = text.split("## 3. Reading the outputs", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for row in section.split("\n"):
+        if not row.startswith("| `"):
+            continue
+        first, rest = row.split("|")[1], "|".join(row.split("|")[2:])
+        for name in re.findall(r"`([^`]+)`", first):
+            if name.endswith("/"):
+                prefixes = re.findall(r"`(\w+_)`", rest)
+                pngs = re.findall(r"`(\w+\.png)`", rest)
+                names |= {f"{name}{p}{png}" for p in prefixes for png in pngs}
+            else:
+                names.add(name)
+    return names
+
+
+@pytest.mark.slow
+def test_user_guide_lists_every_output_file(tmp_path):
+    from hetero.measure import measure
+    from hetero.measure.synthetic import planted_suite
+
+    suite, _ = planted_suite(n_groups=1, per_group=2, n_noise=1, n_samples=200, seed=0)
+    out = tmp_path / "out"
+    measure(suite, out, learner="reference", learner_config={"max_epochs": 10}, retest=True)
+    produced = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    documented = _documented_outputs()
+    assert "runs.sqlite" in documented and "figures/modality_heatmap.png" in documented
+    assert produced == documented
