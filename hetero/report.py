@@ -1346,6 +1346,14 @@ def _png(fig: Any, *, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
+def _unclip(fig: Any) -> Any:
+    """Let node labels reach past the axes (the saved image grows to hold them)."""
+    for ax in fig.axes:
+        for text in ax.texts:
+            text.set_clip_on(False)
+    return fig
+
+
 def _transfer_figure(lev: LevelReport) -> Any:
     """Transfer heatmap with significant entries boxed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -1452,7 +1460,7 @@ def render_figures(report: Report) -> list[Figure]:
                     f"{what}_graph",
                     f"Units linked where their {what} distance is among the smallest quarter, "
                     "coloured by plan group.",
-                    _png(plotting.plot_graph(d, plan if lev.groups else None)),
+                    _png(_unclip(plotting.plot_graph(d, plan if lev.groups else None))),
                 )
             )
         if lev.spectrum is not None:
