@@ -330,16 +330,46 @@ def test_documented_command_lines_use_real_options(name):
 
 # ----------------------------------------------------------------------------- links
 
-_LINK = re.compile(r"\]\(([^)#\s]+)(#[^)\s]*)?\)")
+_LINK = re.compile(r"\]\(([^)#\s]*)(#[^)\s]*)?\)")
+
+
+def heading_anchors(text: str) -> set[str]:
+    """GitHub-style anchors of the Markdown headings (outside code blocks)."""
+    anchors: set[str] = set()
+    in_code = False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("#"):
+            continue
+        title = line.lstrip("#").strip().lower()
+        slug = re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_heading_anchors():
+    assert heading_anchors(
+        "# A title\n```\n# not a heading\n```\n## 2. Measuring: `hetero measure`\n"
+    ) == {
+        "a-title",
+        "2-measuring-hetero-measure",
+    }
 
 
 @pytest.mark.parametrize("name", GUIDES)
 def test_relative_links_resolve(name):
     path = DOCS / name
-    for target, _anchor in _LINK.findall(path.read_text(encoding="utf-8")):
+    links = _LINK.findall(path.read_text(encoding="utf-8"))
+    assert links, f"{name} links nowhere"
+    for target, anchor in links:
         if re.match(r"^[a-z]+:", target):
             continue  # http:, https:, mailto:
-        assert (path.parent / target).exists(), f"{name}: broken link to {target}"
+        file = path.parent / target if target else path
+        assert file.exists(), f"{name}: broken link to {target}"
+        if anchor and file.suffix == ".md":
+            anchors = heading_anchors(file.read_text(encoding="utf-8"))
+            assert anchor[1:] in anchors, f"{name}: no heading {anchor} in {file.name}"
 
 
 # ----------------------------------------------------------------------------- quoted errors
