@@ -124,7 +124,7 @@ class Completer:
         if obs.all():
             self.rank_ = self.rank
             return X.copy()
-        rank = self.rank
+        rank = self.rank if self.supports_rank else None  # e.g. nuclear norm: no rank
         if rank is None and self.supports_rank:
             rank, self.rank_scores_ = select_rank(self, X, seed=self.seed)
         self.rank_ = rank

@@ -108,7 +108,9 @@ def test_nuclear_norm_small():
     D = A @ A.T
     mask = rng.random(D.shape) < 0.8
     mask |= mask.T
-    Y = get_completer("nuclearnorm").fit_transform(np.where(mask, D, np.nan))
+    completer = get_completer("nuclearnorm", rank=3)  # no rank parameter: ignored
+    Y = completer.fit_transform(np.where(mask, D, np.nan))
+    assert completer.rank_ is None
     assert np.isfinite(Y).all() and np.allclose(Y[mask], D[mask])
     assert np.allclose(Y, Y.T, atol=1e-3)
 
