@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -111,13 +110,11 @@ def test_bad_arguments():
         check_metric(np.zeros((3, 2)))
 
 
-def test_m200_is_fast():
+def test_m200_counts_every_symmetric_triple():
+    # Speed is measured in benchmarks/bench_matrix.py, never asserted in a unit test.
     rng = np.random.default_rng(0)
     A = rng.random((200, 200))
     D = A + A.T
     np.fill_diagonal(D, 0)
-    check_metric(D[:20, :20])  # warm up
-    t = time.perf_counter()
     r = check_metric(D)
-    assert time.perf_counter() - t < 1.0
     assert r.n_triples == 200 * 199 * 198 // 2
