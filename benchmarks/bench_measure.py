@@ -11,8 +11,9 @@ Three parts, each printed as a Markdown table (and saved as JSON with ``--json``
    allocations use subsets of the same seeds. Reported: Spearman of T (also column-centred)
    and of d between the halves, ARI of the plans (K groups), and the compute of one half
    (sum of the wall times of the runs it uses, i.e. single-core seconds).
-2. Wall time of the serial executor vs a 2-worker process pool on a fixed small suite.
-3. A planted M = 20 suite: the plan from 35 % measured pairs + completion against the plan
+2. Wall time of the serial executor vs a 2-worker process pool on a fixed small suite (the
+   same 8 units, frozen estimator, one seed: 72 runs; ``--exec-config`` sets the learner).
+3. A planted M = 20 suite (4 groups of 5 transforms, one task per group): the plan from 35 % measured pairs + completion against the plan
    from the full measurement (ARI) and against the planted groups, the relative error of
    the completed entries, and the number of runs saved.
 
@@ -28,6 +29,7 @@ same ``--work`` reuses finished runs (delete it for timings).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -131,20 +133,18 @@ def reliability(args, work: Path) -> list[dict]:
 
 
 def executors(args, work: Path) -> dict:
+    """Serial vs a 2-worker process pool on the real suite (frozen, 1 seed: 72 runs)."""
     from hetero.measure.driver import measure
 
     suite = real_suite()
-    from hetero.suite import Suite
-
-    small = Suite([suite.task("mfeat")], name="mfeat")
     out = {}
     for kind, workers in (("serial", None), ("process", 2)):
         d = work / f"exec-{kind}"
         shutil.rmtree(d, ignore_errors=True)
         t0 = time.perf_counter()
-        res = measure(small, d, learner=args.learner, estimator="finetune", seeds=2,
-                      baseline_seeds=2, interactions=False, executor=kind, workers=workers,
-                      figures=False, stability_boot=0)  # fmt: skip
+        res = measure(suite, d, learner=args.learner, learner_config=args.exec_config,
+                      estimator="frozen", seeds=1, baseline_seeds=1, interactions=False,
+                      executor=kind, workers=workers, figures=False, stability_boot=0)  # fmt: skip
         out[kind] = {"wall_s": time.perf_counter() - t0, "runs": res.stats.trained}
     out["speedup"] = out["serial"]["wall_s"] / out["process"]["wall_s"]
     return out
@@ -157,9 +157,10 @@ def planted(args, work: Path) -> dict:
     from hetero.measure.synthetic import planted_suite
 
     suite, truth = planted_suite(4, 5, n_noise=0, n_samples=400, width=12, latent=3,
-                                 noise=0.5, seed=0)  # fmt: skip
+                                 noise=0.5, task_per_group=True, seed=0)  # fmt: skip
     kw = dict(learner="reference", learner_config={"hidden": 8, "max_epochs": 30},
-              estimator=args.planted_estimator, seeds=1, baseline_seeds=2, interactions=False,
+              estimator=args.planted_estimator, seeds=args.planted_seeds,
+              baseline_seeds=2 * args.planted_seeds, interactions=False,
               executor=args.executor, workers=args.workers, figures=False,
               stability_boot=0, unimodal_groups=4)  # fmt: skip
     t0 = time.perf_counter()
@@ -181,6 +182,7 @@ def planted(args, work: Path) -> dict:
     return {
         "units": len(labels),
         "estimator": args.planted_estimator,
+        "seeds": args.planted_seeds,
         "runs_full": full.stats.total,
         "runs_sampled": part.stats.total,
         "runs_saved": full.stats.total - part.stats.total,
@@ -214,7 +216,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--k", type=int, default=3, help="plan groups for the ARI")
     ap.add_argument("--planted-estimator", default="frozen")
+    ap.add_argument("--planted-seeds", type=int, default=3)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--exec-config", type=json.loads, default={"hidden": 64},
+                    help="learner config (JSON) of the executor comparison")  # fmt: skip
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     parts = {int(p) for p in args.parts.split(",")}
@@ -243,7 +248,7 @@ def main() -> None:
     if 2 in parts:
         ex = executors(args, work)
         results["executors"] = ex
-        print("## Serial vs 2-worker process pool (mfeat, 4 units, 2 seeds)\n")
+        print("## Serial vs 2-worker process pool (mfeat + watch, 8 units, frozen, 1 seed)\n")
         print(_table([{"executor": k, **v} for k, v in ex.items() if k != "speedup"]))
         print(f"\nspeedup: {ex['speedup']:.2f}x\n")
     if 3 in parts:

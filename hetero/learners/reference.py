@@ -90,15 +90,17 @@ def _loss_and_grad(
 
 def compute_metric(name: str, z: np.ndarray, y: np.ndarray, kind: str) -> float:
     """The task metric ``name`` from raw outputs ``z`` (logits or predictions)."""
-    from sklearn import metrics as skm
-
     if kind == "cross_entropy":
         pred = z.argmax(axis=1)
         yt = y.reshape(-1)
         if name == "f1_macro":
+            from sklearn import metrics as skm
+
             return float(skm.f1_score(yt, pred, average="macro"))
         return float((pred == yt).mean())
     if kind == "binary_cross_entropy":
+        from sklearn import metrics as skm
+
         yt = y.reshape(z.shape)
         if name == "auroc":
             try:
@@ -241,6 +243,31 @@ class ReferenceLearner(Learner):
 
     # -- protocol ------------------------------------------------------------------------------
     def fit(
+        self,
+        task: Task,
+        unit: Unit,
+        *,
+        seed: int = 0,
+        init_state: TransferState | None = None,
+        mode: str = "finetune",
+        keep_head: bool = False,
+        max_epochs: int | None = None,
+        return_state: bool = False,
+    ) -> FitResult:
+        # The matrices are tiny: a multi-threaded BLAS only adds overhead (and oversubscribes
+        # a shared machine badly), so every run uses one BLAS thread.
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            return self._fit(task, unit, seed=seed, init_state=init_state, mode=mode,
+                             keep_head=keep_head, max_epochs=max_epochs,
+                             return_state=return_state)  # fmt: skip
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(task, unit, seed=seed, init_state=init_state, mode=mode,
+                             keep_head=keep_head, max_epochs=max_epochs,
+                             return_state=return_state)  # fmt: skip
+
+    def _fit(
         self,
         task: Task,
         unit: Unit,

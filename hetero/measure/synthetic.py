@@ -3,10 +3,14 @@
 Each *group* has its own latent signal ``z_g`` and feature map ``A_g``; every modality of the
 group is a different noisy invertible elementwise transform of ``z_g @ A_g`` (identity,
 tanh, cube root, affine, signed square), so modalities of one group share their feature
-space and their label information. The label (quantile bins of a score) depends on all groups' latents,
-so every group is informative, about different parts of the label. Optional noise modalities carry
-nothing. The expected structure: modalities of a group are closer to each other than to
-modalities of other groups or to noise.
+space and their label information. Optional noise modalities carry nothing. The expected
+structure: modalities of a group are closer to each other than to modalities of other
+groups or to noise.
+
+Labels are quantile bins of a score (balanced classes). With ``task_per_group=False`` (one
+task) the score sums every group's contribution, so each group is informative about part
+of the label; with ``task_per_group=True`` group ``g`` is task ``{name}{g}`` whose label
+depends on ``z_g`` only (noise modalities join task 0).
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ _TRANSFORMS = (
 )
 
 
+def _labels(score: np.ndarray, n_classes: int) -> np.ndarray:
+    cuts = np.quantile(score, np.linspace(0, 1, n_classes + 1)[1:-1])
+    return np.searchsorted(cuts, score)
+
+
 def planted_suite(
     n_groups: int = 2,
     per_group: int = 2,
@@ -34,10 +43,11 @@ def planted_suite(
     latent: int = 6,
     width: int = 16,
     noise: float = 0.3,
+    task_per_group: bool = False,
     seed: int = 0,
     name: str = "planted",
 ):
-    """A one-task suite with ``n_groups * per_group`` signal and ``n_noise`` noise modalities.
+    """A suite with ``n_groups * per_group`` signal and ``n_noise`` noise modalities.
 
     Returns
     -------
@@ -49,29 +59,34 @@ def planted_suite(
 
     rng = np.random.default_rng(seed)
     zs = [rng.normal(size=(n_samples, latent)) for _ in range(n_groups)]
-    score = sum(z @ rng.normal(size=latent) + 0.5 * np.sin(z @ rng.normal(size=latent)) for z in zs)
-    cuts = np.quantile(score, np.linspace(0, 1, n_classes + 1)[1:-1])
-    y = np.searchsorted(cuts, score)  # balanced classes (quantile bins of the score)
-    arrays: dict[str, np.ndarray] = {}
+    scores = [z @ rng.normal(size=latent) + 0.5 * np.sin(z @ rng.normal(size=latent)) for z in zs]
+    task_names = [f"{name}{g}" for g in range(n_groups)] if task_per_group else [name]
+    arrays: dict[str, dict[str, np.ndarray]] = {t: {} for t in task_names}
     groups: dict[str, int] = {}
     for g, z in enumerate(zs):
+        task = task_names[g] if task_per_group else name
         base = z @ rng.normal(size=(latent, width)) / np.sqrt(latent)
         for k in range(per_group):
             f = _TRANSFORMS[k % len(_TRANSFORMS)]
             x = f(base + noise * rng.normal(size=base.shape))
-            arrays[f"g{g}m{k}"] = x.astype(np.float32)
-            groups[f"{name}/g{g}m{k}"] = g
+            arrays[task][f"g{g}m{k}"] = x.astype(np.float32)
+            groups[f"{task}/g{g}m{k}"] = g
     for k in range(n_noise):
-        arrays[f"noise{k}"] = rng.normal(size=(n_samples, width)).astype(np.float32)
-        groups[f"{name}/noise{k}"] = -1
-    modalities = [{"name": m, "kind": "table", "positional_axes": 0} for m in arrays]
-    task = Task.from_arrays(
-        name,
-        arrays,
-        y,
-        target="multiclass",
-        modalities=modalities,
-        split={"val": 0.25, "test": 0.15, "seed": seed},
-        n_classes=n_classes,
-    )
-    return Suite([task], name=name), groups
+        arrays[task_names[0]][f"noise{k}"] = rng.normal(size=(n_samples, width)).astype(np.float32)
+        groups[f"{task_names[0]}/noise{k}"] = -1
+    tasks = []
+    for t, task in enumerate(task_names):
+        y = _labels(scores[t] if task_per_group else np.sum(scores, axis=0), n_classes)
+        modalities = [{"name": m, "kind": "table", "positional_axes": 0} for m in arrays[task]]
+        tasks.append(
+            Task.from_arrays(
+                task,
+                arrays[task],
+                y,
+                target="multiclass",
+                modalities=modalities,
+                split={"val": 0.25, "test": 0.15, "seed": seed},
+                n_classes=n_classes,
+            )
+        )
+    return Suite(tasks, name=name), groups
