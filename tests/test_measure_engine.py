@@ -93,15 +93,23 @@ def test_serial_and_process_pool_give_identical_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_with_two_workers(tmp_path):
-    pytest.importorskip("distributed")
+def test_dask_local_cluster_and_scheduler_address_with_two_workers(tmp_path):
+    distributed = pytest.importorskip("distributed")
     suite = _tiny_suite(n_noise=0)
     kw = dict(learner="reference", learner_config=TINY, estimator="finetune", seeds=1,
               baseline_seeds=1, interactions=False, figures=False, stability_boot=0)  # fmt: skip
-    a = measure(suite, tmp_path / "dask", executor="dask", workers=2, **kw)
-    b = measure(suite, tmp_path / "serial", executor="serial", **kw)
-    assert a.stats.trained == 2 + 2 and a.stats.failed == 0
-    np.testing.assert_array_equal(a.modality.transfer.values, b.modality.transfer.values)
+    ref = measure(suite, tmp_path / "serial", executor="serial", **kw)
+    local = measure(suite, tmp_path / "dask", executor="dask", workers=2, **kw)
+    assert local.stats.trained == 2 + 2 and local.stats.failed == 0
+    np.testing.assert_array_equal(local.modality.transfer.values, ref.modality.transfer.values)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        remote = measure(suite, tmp_path / "remote", executor="dask",
+                         scheduler=cluster.scheduler_address, **kw)  # fmt: skip
+    assert remote.stats.trained == 4
+    np.testing.assert_array_equal(remote.modality.transfer.values, ref.modality.transfer.values)
+    with pytest.raises(HeteroError, match="--scheduler needs --executor dask"):
+        measure(suite, tmp_path / "x", executor="process", scheduler="tcp://127.0.0.1:1", **kw)
 
 
 # -- resume ----------------------------------------------------------------------------------
@@ -257,6 +265,13 @@ def test_errors_unknown_learner_no_interactions_bad_suite_unwritable(tmp_path):
     blocker.write_text("")
     with pytest.raises(HeteroError, match="output directory is not writable"):
         measure(suite, blocker / "out", learner="reference")
+    with pytest.raises(
+        HeteroError, match=r"unknown executor 'nope' \(valid: serial, process, dask\)"
+    ):
+        measure(suite, tmp_path / "d", executor="nope")
+    with pytest.raises(HeteroError, match="seeds: expected a positive integer or 'auto'"):
+        measure(suite, tmp_path / "d", seeds="many")
+    assert not (tmp_path / "d").exists()
     with pytest.raises(HeteroError, match="suite file not found"):
         measure(tmp_path / "missing.yaml", tmp_path / "c")
     assert not (tmp_path / "c").exists()

@@ -36,7 +36,14 @@ from hetero.measure.estimators import (
     estimate_transfer,
     get_estimator,
 )
-from hetero.measure.executors import ExecutorHandle, RunEvent, RunStats, make_executor, run_specs
+from hetero.measure.executors import (
+    EXECUTORS,
+    ExecutorHandle,
+    RunEvent,
+    RunStats,
+    make_executor,
+    run_specs,
+)
 from hetero.measure.planner import LevelRuns, RunPlanner, baseline_seed_count, design_mask
 from hetero.measure.stability import co_assignment, reliability_statement, split_half_retest
 from hetero.measure.store import RunStore
@@ -390,6 +397,11 @@ def measure(
                 f"seeds: expected a positive integer or 'auto', got {seeds!r}"
             ) from None
     n_base = baseline_seed_count(n_seeds, baseline_seeds)
+    if isinstance(executor, str):
+        if executor not in EXECUTORS:
+            raise HeteroError(f"unknown executor {executor!r} (valid: {', '.join(EXECUTORS)})")
+        if scheduler is not None and executor != "dask":
+            raise HeteroError("--scheduler needs --executor dask")
     if retries < 0:
         raise HeteroError(f"retries: expected >= 0, got {retries}")
     if fraction is not None and not 0 < fraction <= 1:
