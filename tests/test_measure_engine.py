@@ -92,6 +92,22 @@ def test_serial_and_process_pool_give_identical_results(tmp_path):
     assert r1 == r2 and b.stats.trained == len(r2)
 
 
+class _Unregistered(ReferenceLearner):
+    name = "unregistered-test"
+
+
+def test_unregistered_learner_instance_runs_in_worker_processes(tmp_path):
+    suite = _tiny_suite(n_noise=0)
+    res = measure(suite, tmp_path, learner=_Unregistered(**TINY), estimator="finetune",
+                  seeds=1, baseline_seeds=1, executor="process", workers=2,
+                  interactions=False, figures=False, stability_boot=0)  # fmt: skip
+    assert res.stats.trained == 4 and res.stats.failed == 0 and res.learner == "unregistered-test"
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        assert {r.versions["learner_class"] for r in store.records()} == {
+            f"{__name__}._Unregistered"
+        }
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_and_scheduler_address_with_two_workers(tmp_path):
     distributed = pytest.importorskip("distributed")

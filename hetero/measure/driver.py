@@ -127,7 +127,13 @@ def _resolve_learner(
         if max_epochs < 1:
             raise HeteroError(f"max_epochs: expected at least 1, got {max_epochs}")
         cfg["max_epochs"] = int(max_epochs)
-    obj = get_learner(name, **cfg)  # validates name and config (workers rebuild it by name)
+    if isinstance(learner, Learner):  # an instance: workers rebuild it from its class
+        try:
+            obj = type(learner)(**cfg)
+        except TypeError as exc:
+            raise LearnerError(f"learner {name!r}: bad config {sorted(cfg)} ({exc})") from None
+    else:
+        obj = get_learner(name, **cfg)  # validates name and config
     return name, obj.get_config(), obj
 
 
@@ -478,6 +484,7 @@ def measure(
         st = run_specs(
             specs, store, handle, learner_name=name, learner_config=config,
             task_for=task_for, retries=retries, on_event=on_event,
+            learner_factory=type(learner_obj),
         )  # fmt: skip
         for attr in ("total", "cached", "trained", "failed", "skipped", "retried"):
             setattr(total_stats, attr, getattr(total_stats, attr) + getattr(st, attr))

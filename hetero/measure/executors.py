@@ -208,19 +208,26 @@ def _versions(learner: Any) -> dict[str, str]:
 
 def execute_run(
     spec: Any,
-    learner_name: str,
+    learner: Any,
     learner_config: dict[str, Any],
     task: Any,
     source_state: bytes | None,
 ) -> dict[str, Any]:
-    """Train one run (in a worker); return a plain dict (never raises for run errors)."""
+    """Train one run (in a worker); return a plain dict (never raises for run errors).
+
+    ``learner`` is a registered learner name or a Learner class (pickled by reference, so
+    an unregistered but importable class works in every executor).
+    """
     start = time.perf_counter()
-    learner = None
+    factory, learner = learner, None
     try:
         from hetero.learners import get_learner, state_from_bytes, state_to_bytes
         from hetero.suite import Unit
 
-        learner = get_learner(learner_name, **learner_config)
+        if isinstance(factory, str):
+            learner = get_learner(factory, **learner_config)
+        else:
+            learner = factory(**learner_config)
         init = state_from_bytes(source_state) if source_state is not None else None
         res = learner.fit(
             task,
@@ -307,6 +314,7 @@ def run_specs(
     learner_name: str,
     learner_config: dict[str, Any],
     task_for: Callable[[str], Any],
+    learner_factory: Any = None,
     retries: int = 2,
     max_in_flight: int | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
@@ -320,7 +328,10 @@ def run_specs(
         Finished runs are written here (one transaction each) by this process only.
     handle : ExecutorHandle
     learner_name, learner_config
-        The learner every worker creates.
+        The learner every worker creates (recorded with each run).
+    learner_factory : Learner class, optional
+        Create learners from this class instead of looking ``learner_name`` up in each
+        worker's registry.
     task_for : callable label -> Task
         The (possibly trimmed) task holding a unit's data, shipped with each run.
     retries : int
@@ -369,7 +380,12 @@ def run_specs(
     def submit(spec: Any) -> None:
         source = store.state_bytes(spec.source_key) if spec.source_key else None
         fut = handle.executor.submit(
-            execute_run, spec, learner_name, learner_config, task_for(spec.unit), source
+            execute_run,
+            spec,
+            learner_factory or learner_name,
+            learner_config,
+            task_for(spec.unit),
+            source,
         )
         in_flight[fut] = spec
 
