@@ -143,6 +143,27 @@ def test_rerun_trains_only_what_is_missing(tmp_path):
     assert more.stats.trained == 3 + 6 and more.stats.cached == first.stats.trained
 
 
+def test_adding_a_modality_trains_only_the_new_runs(tmp_path):
+    from hetero.suite import Suite, Task
+
+    task = _tiny_suite(n_noise=1).tasks[0]  # modalities g0m0, g0m1, noise0
+    d = task.data
+
+    def suite_of(names):
+        return Suite([Task.from_arrays(
+            task.name, {m: d.arrays[m] for m in names}, d.y, target="multiclass",
+            modalities=[{"name": m, "positional_axes": 0} for m in names],
+            train_idx=d.train_idx, val_idx=d.val_idx, test_idx=d.test_idx,
+        )], name="grow")  # fmt: skip
+
+    kw = dict(learner="reference", learner_config=TINY, estimator="finetune", seeds=1,
+              baseline_seeds=2, interactions=False, figures=False, stability_boot=0)  # fmt: skip
+    first = measure(suite_of(["g0m0", "g0m1"]), tmp_path, **kw)
+    grown = measure(suite_of(["g0m0", "g0m1", "noise0"]), tmp_path, **kw)
+    # new: 2 scratch seeds of noise0 + transfers noise0 <-> the two old units (4 pairs x 1 seed)
+    assert grown.stats.cached == first.stats.trained and grown.stats.trained == 2 + 4
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_trains_nothing_twice(tmp_path):
     suite_path = _write_yaml_suite(tmp_path)
