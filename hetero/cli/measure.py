@@ -149,7 +149,10 @@ def register(app: typer.Typer) -> None:
             [], "--learner-option", "-L", help="Learner config KEY=VALUE (repeatable)."
         ),
         estimator: str | None = typer.Option(
-            None, "--estimator", help="finetune | budgeted | frozen (default: see docs)."
+            None,
+            "--estimator",
+            help="finetune | budgeted | frozen (default: frozen, the most reliable in "
+            "benchmarks/bench_measure.py).",
         ),
         interactions: bool | None = typer.Option(
             None,
@@ -169,7 +172,9 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(
             None, "--workers", help="Worker processes (default: one per core)."
         ),
-        executor: str = typer.Option("serial", "--executor", help="serial | process | dask."),
+        executor: str = typer.Option(
+            "process", "--executor", help="serial | process (one worker per core) | dask."
+        ),
         scheduler: str | None = typer.Option(
             None, "--scheduler", help="dask scheduler address (default: a local cluster)."
         ),
