@@ -204,6 +204,10 @@ class Trainer:
         Shuffling (and, via :func:`train_two_stage`, initialisation).
     progress : bool
         One line per epoch on stderr.
+    stage : str
+        Label of the ``stage`` column of :attr:`history_`.
+    compile : bool
+        Run the training steps through ``torch.compile(model)`` (evaluation stays eager).
 
     Attributes
     ----------
@@ -230,6 +234,7 @@ class Trainer:
         seed: int = 0,
         progress: bool = False,
         stage: str = "train",
+        compile: bool = False,
     ):
         self.model = model
         self.suite = suite
@@ -249,6 +254,7 @@ class Trainer:
         self.seed = int(seed)
         self.progress = progress
         self.stage = stage
+        self.compile = compile
 
     # -------------------------------------------------------------- helpers
     def _tensors(self, name: str) -> _TaskTensors:
@@ -336,7 +342,7 @@ class Trainer:
         model = self.model.to(self.device)
         rank, world = self._dist()
         self._data = {name: self._tensors(name) for name in self.tasks}
-        runner = model
+        runner = torch.compile(model) if self.compile else model
         if world > 1:
             from torch.nn.parallel import DistributedDataParallel
 

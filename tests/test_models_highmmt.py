@@ -295,3 +295,19 @@ def test_presets_follow_the_paper_tables():
     assert (heads(small), heads(medium), heads(large)) == (1, 1, 4)
     self_heads = lambda m: m.unimodal.copies["0"].layers[0]["self_blocks"][0][0].attn.heads  # noqa: E731
     assert (self_heads(small), self_heads(medium), self_heads(large)) == (8, 8, 6)
+
+
+def test_third_party_models_register_through_entry_points(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from hetero_models import registry
+
+    ep = EntryPoint(name="ep-highmmt", value="hetero_models.highmmt:HighMMT", group="hetero.models")
+    monkeypatch.setattr(
+        registry, "entry_points", lambda group: [ep] if group == "hetero.models" else []
+    )
+    monkeypatch.setattr(registry, "_ENTRY_POINTS_LOADED", False)
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    assert "ep-highmmt" in list_models()
+    net = create_model("ep-highmmt", SUITE, **TINY)
+    assert isinstance(net, HighMMT) and net.model_name == "ep-highmmt"
