@@ -96,10 +96,22 @@ def _summary_table(result: Any) -> None:
 
     console = Console()
     s = result.summary
-    table = Table(title=f"hetero measure: {s['suite']}")
-    for col in ("level", "units", "pairs measured", "completed", "significant", "converged",
-                "seeds (T/base)", "retest rho(d)", "plan ARI", "stability"):  # fmt: skip
-        table.add_column(col)
+    from rich import box
+
+    table = Table(
+        title=f"hetero measure: {s['suite']}",
+        caption="pairs: measured/all ordered pairs; compl: completed entries; signif: "
+        "|T| > 1.96 se; conv: runs stopped by patience; seeds: transfer/baseline; rho_d, "
+        "ARI: split-half test-retest of d and of the plan; stab: plan stability over seeds",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    # level, units, measured/all ordered pairs, completed entries, significant entries,
+    # converged runs, transfer/baseline seeds, split-half Spearman of d, plan ARI between
+    # the halves, plan stability over seed bootstraps
+    for col in ("level", "M", "pairs", "compl", "signif", "conv", "seeds", "rho_d", "ARI",
+                "stab"):  # fmt: skip
+        table.add_column(col, no_wrap=True)
     for level, info in s["levels"].items():
         rt = info.get("retest") or {}
         rho = rt.get("spearman_d")
