@@ -164,12 +164,26 @@ def test_adding_a_modality_trains_only_the_new_runs(tmp_path):
     assert grown.stats.cached == first.stats.trained and grown.stats.trained == 2 + 4
 
 
+def _children(pid: int) -> list[int]:
+    """Child process ids of ``pid`` (Linux /proc; empty elsewhere)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_trains_nothing_twice(tmp_path):
     suite_path = _write_yaml_suite(tmp_path)
     out = tmp_path / "killed"
     args = [sys.executable, "-c", "from hetero.cli.main import main; main()", "measure", str(suite_path), "-o", str(out),
-            "--learner", "reference", "-L", "hidden=8", "-L", "max_epochs=8", "--seeds", "2",
+            "--learner", "reference", "-L", "hidden=8", "-L", "max_epochs=300", "-L", "patience=300",
+            "--seeds", "2",
             "--no-interactions", "--no-figures", "--quiet", "--estimator", "finetune"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -188,8 +202,14 @@ def test_resume_after_sigkill_trains_nothing_twice(tmp_path):
                 break
         time.sleep(0.02)
     assert proc.poll() is None, "measurement finished before it could be killed"
+    workers = _children(proc.pid)
+    assert workers  # the default process executor runs the measurement in worker processes
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 10  # workers notice that the driver is gone and exit
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "orphaned workers"
     assert not (out / "modality.json").exists()
     with RunStore(db) as store:
         before = {r.key: r.finished for r in store.records()}

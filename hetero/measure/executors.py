@@ -72,12 +72,24 @@ def limit_worker_threads(threads: int = 1) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """Exit this worker when the driver process is gone (e.g. killed with SIGKILL)."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _process_worker_init() -> None:
-    """Process-pool worker start: one thread, and leave Ctrl-C to the driver process."""
+    """Process-pool worker start: one thread, leave Ctrl-C to the driver process, and do not
+    outlive it (a killed driver would otherwise leave workers blocked on their queue)."""
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_worker_threads(1)
+    watcher = threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True)
+    watcher.start()
 
 
 class SerialExecutor(cf.Executor):
