@@ -382,6 +382,9 @@ def test_cli_measure_writes_every_output_and_runs_lists_them(tmp_path):
     with RunStore(out / "runs.sqlite") as store:
         assert len(lines) == len(store) + 1
     assert lines[0].startswith("key,status,kind")
+    written = _invoke(["runs", str(out), "--csv", "-o", str(tmp_path / "runs.csv")])
+    assert written.exit_code == 0
+    assert (tmp_path / "runs.csv").read_text().strip().splitlines() == lines
 
 
 def test_sampled_design_completes_the_rest(tmp_path):
@@ -394,6 +397,12 @@ def test_sampled_design_completes_the_rest(tmp_path):
     assert info["entries_completed"] > 0
     assert np.isfinite(res.modality.distance.values).all()
     assert res.stats.trained == n + n + info["measured_pairs"]  # scratch + self + transfers
+    again = measure(suite, learner="reference", learner_config=TINY, estimator="frozen",
+                    seeds=1, baseline_seeds=1, budget=30, interactions=False,
+                    stability_boot=0)  # fmt: skip
+    assert again.summary["levels"]["modality"]["measured_pairs"] == 30
+    with pytest.raises(HeteroError, match="either fraction or budget"):
+        measure(suite, fraction=0.5, budget=30, learner="reference")
 
 
 def test_auto_seeds_add_runs_where_entries_are_undecided():

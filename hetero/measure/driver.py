@@ -410,6 +410,8 @@ def measure(
             raise HeteroError("--scheduler needs --executor dask")
     if retries < 0:
         raise HeteroError(f"retries: expected >= 0, got {retries}")
+    if fraction is not None and budget is not None:
+        raise HeteroError("give either fraction or budget, not both")
     if fraction is not None and not 0 < fraction <= 1:
         raise HeteroError(f"fraction: expected a number in (0, 1], got {fraction}")
 
