@@ -412,3 +412,7 @@ def test_auto_seeds_add_runs_where_entries_are_undecided():
     counts = res.modality.estimate.count
     assert counts.max() > 2  # seeds added beyond the initial two
     assert res.stats.trained >= 3 * 4 + 6 * 2
+    decided = measure(suite, learner="reference", learner_config=TINY, estimator="finetune",
+                      seeds="auto", interactions=False, max_runs=40, auto_tolerance=10.0,
+                      stability_boot=0)  # fmt: skip
+    assert decided.modality.estimate.count.max() == 2 and decided.stats.trained == 3 * 4 + 6 * 2

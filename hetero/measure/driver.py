@@ -275,8 +275,14 @@ def _level_result(
     return LevelResult(runs.level, transfer, d, e, completed, check, runs)
 
 
-def _uncertain_pairs(res: LevelResult, cut: float | None) -> list[tuple[int, int]]:
-    """Measured entries whose interval straddles zero or the cluster cut."""
+def _uncertain_pairs(
+    res: LevelResult, cut: float | None, tolerance: float = 0.0
+) -> list[tuple[int, int]]:
+    """Measured entries whose interval straddles zero or the cluster cut.
+
+    An interval narrower than ``tolerance`` (half-width ``z se``) counts as decided: the
+    entry is practically equal to the decision value and more seeds would not change it.
+    """
     e = res.estimate
     mask = res.runs.mask
     out = []
@@ -286,6 +292,8 @@ def _uncertain_pairs(res: LevelResult, cut: float | None) -> list[tuple[int, int
         se = e.se[i, j]
         if not np.isfinite(se) or e.count[i, j] < 2:
             out.append((int(i), int(j)))
+            continue
+        if Z_SIGNIFICANT * se < tolerance:
             continue
         if abs(e.values[i, j]) <= Z_SIGNIFICANT * se:
             out.append((int(i), int(j)))
@@ -335,6 +343,7 @@ def measure(
     max_runs: int | None = None,
     max_time: float | None = None,
     max_seeds: int = 16,
+    auto_tolerance: float = 0.005,
     design_seed: int = 0,
     completion: str = "symmetric",
     figures: bool = True,
@@ -365,7 +374,8 @@ def measure(
     seeds : int or "auto"
         Transfer seeds per entry; ``"auto"`` starts at 2 and adds seeds to entries whose
         interval straddles zero or the cluster cut until ``max_runs``/``max_time``/
-        ``max_seeds`` is reached or no entry is undecided.
+        ``max_seeds`` is reached or no entry is undecided (an interval narrower than
+        ``auto_tolerance``, in loss units, counts as decided).
     baseline_seeds : int, optional
         Seeds of each baseline (default twice the transfer seeds).
     executor : {"serial", "process", "dask"} or ExecutorHandle
@@ -531,7 +541,8 @@ def measure(
                             if level == "modality"
                             else plan.crossmodal_linkage
                         )
-                    pairs = _uncertain_pairs(res, _cut_height(linkage, analyses[level].n_groups))
+                    cut = _cut_height(linkage, analyses[level].n_groups)
+                    pairs = _uncertain_pairs(res, cut, auto_tolerance)
                     if pairs:
                         added += planner.add_seed(levels[level], pairs, next_seed)
                 if not added:
