@@ -75,7 +75,8 @@ def test_store_round_trip_state_and_reopen(tmp_path):
     state = {"body.W1": np.arange(4.0).reshape(2, 2)}
     with RunStore(path) as store:
         store.put(_record("k1"), state)
-        store.put(_record("k2", status="failed", error="boom", val_loss=None, attempts=3))
+        store.put(_record("k2", status="failed", error="boom", val_loss=None, attempts=3,
+                          info={"lr": np.float32(0.5), "hist": np.arange(2), "obj": object}))  # fmt: skip
         assert len(store) == 2
         assert store.has_state("k1") and not store.has_state("k2")
     con = sqlite3.connect(path)
@@ -89,6 +90,8 @@ def test_store_round_trip_state_and_reopen(tmp_path):
         failed = store.records(status="failed")
         assert [r.key for r in failed] == ["k2"] and failed[0].attempts == 3
         assert failed[0].error == "boom"
+        assert failed[0].info["lr"] == 0.5 and failed[0].info["hist"] == [0, 1]
+        assert failed[0].info["obj"] == str(object)
         assert store.get("missing") is None
         with pytest.raises(HeteroError, match="has no stored state"):
             store.state("k2")

@@ -59,6 +59,19 @@ _JSON_COLUMNS = {"learner_config", "curve", "versions", "info"}
 _BOOL_COLUMNS = {"keep_head", "converged"}
 
 
+def _json_default(obj: Any) -> Any:
+    item = getattr(obj, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            pass
+    tolist = getattr(obj, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    return str(obj)
+
+
 @dataclass
 class RunRecord:
     """A stored run (one row); fields as in :data:`RUN_COLUMNS`."""
@@ -98,8 +111,8 @@ class RunRecord:
         out = []
         for name in RUN_COLUMNS:
             value = getattr(self, name)
-            if name in _JSON_COLUMNS:
-                value = json.dumps(value, sort_keys=True)
+            if name in _JSON_COLUMNS:  # numpy scalars or other objects a learner returns
+                value = json.dumps(value, sort_keys=True, default=_json_default)
             elif name in _BOOL_COLUMNS and value is not None:
                 value = int(bool(value))
             out.append(value)
