@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> dict:
         help="one forward call per task instead of one fused call",
     )
     parser.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
+    parser.add_argument(
+        "--attention",
+        default="bucketed",
+        choices=["bucketed", "padded"],
+        help="how the encoder batches modalities of different token counts",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args(argv)
 
@@ -103,7 +109,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device available")
     device = torch.device(args.device)
-    model = create_model("highmmt", build_spec(), preset=args.preset).to(device)
+    model = create_model("highmmt", build_spec(), preset=args.preset, attention=args.attention).to(
+        device
+    )
     params = sum(p.numel() for p in model.parameters())
     runner = torch.compile(model) if args.compile else model
     optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, weight_decay=1e-3)
@@ -164,6 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
         ),
         "torch": torch.__version__,
         "fused": not args.per_task,
+        "attention": args.attention,
     }
     if device.type == "cuda":
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
