@@ -9,6 +9,7 @@ output is the *last* latent vector. All pairs and both directions go through one
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hetero_models.layers import CrossAttentionBlock, FeedForwardBlock, SelfAttentionBlock
@@ -103,9 +104,17 @@ class CrossmodalBlock(nn.Module):
         for li, layer in enumerate(self.layers):
             cross = layer["cross_attn"]
             if x is None:
-                q = cross.attn.to_q(cross.norm(all_z))
-                kv = cross.project_context(all_z)
-                x = gather(all_z, q_src) + cross.attn.attend(gather(q, q_src), gather(kv, c_src))
+                attn = cross.attn
+                if attn.foldable:  # see Attention.folded_weights
+                    w_q, w_o = attn.folded_weights()
+                    q = F.linear(cross.norm(all_z), w_q)
+                    ctx = cross.norm_context(all_z)
+                    out = attn.attend_folded(gather(q, q_src), gather(ctx, c_src), w_o)
+                else:
+                    q = attn.to_q(cross.norm(all_z))
+                    kv = cross.project_context(all_z)
+                    out = attn.attend(gather(q, q_src), gather(kv, c_src))
+                x = gather(all_z, q_src) + out
             else:
                 if context is None:
                     context = gather(all_z, c_src)

@@ -110,6 +110,53 @@ class Attention(nn.Module):
         context = x if context is None else context
         return self.attend(self.to_q(x), self.to_kv(context), mask)
 
+    @property
+    def foldable(self) -> bool:
+        """Whether :meth:`folded_weights` saves work: the per-head width is at least the
+        query and context widths, so projecting keys and values is the expensive way."""
+        return max(self.to_q.in_features, self.to_kv.in_features) <= self.dim_head
+
+    def folded_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attention with the key and value projections folded into the others.
+
+        Per head ``h``, ``q_h . k_j = (W_k,h^T W_q,h x) . c_j`` and
+        ``W_o,h (sum_j a_j W_v,h c_j) = (W_o,h W_v,h) (sum_j a_j c_j)``: attending with
+        folded queries ``W_fq x`` directly over the (normalised) context, and projecting the
+        result with ``W_fo``, gives the same output without projecting any key or value.
+
+        Returns
+        -------
+        w_q : Tensor ``(heads * context_dim, query_dim)``
+        w_o : Tensor ``(query_dim, heads * context_dim)``
+        """
+        h, dh = self.heads, self.dim_head
+        wq = self.to_q.weight.view(h, dh, -1)  # (H, dh, Dq)
+        wk, wv = self.to_kv.weight.view(2, h, dh, -1).unbind(0)  # (H, dh, Dc) each
+        wo = self.to_out.weight.view(-1, h, dh)  # (Dq, H, dh)
+        w_q = torch.einsum("hed,hef->hfd", wq, wk).reshape(-1, wq.shape[-1])
+        w_o = torch.einsum("qhe,hef->qhf", wo, wv).reshape(wo.shape[0], -1)
+        return w_q, w_o
+
+    def attend_folded(
+        self,
+        q: torch.Tensor,
+        context: torch.Tensor,
+        w_o: torch.Tensor,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Attention output from folded queries ``q (B, Lq, h*Dc)`` (``x @ w_q.T``) over the
+        normalised ``context (B, Lk, Dc)``; equals :meth:`attend` of the plain projections."""
+        b, n, _ = q.shape
+        dc = context.shape[-1]
+        qh = q.view(b, n, self.heads, dc).transpose(1, 2)
+        kv = context.unsqueeze(1).expand(-1, self.heads, -1, -1)
+        attn_mask = None if mask is None else mask[:, None, None, :]
+        out = F.scaled_dot_product_attention(
+            qh, kv, kv, attn_mask=attn_mask, scale=self.dim_head**-0.5
+        )
+        merged = out.transpose(1, 2).reshape(b, n, self.heads * dc)
+        return F.linear(merged, w_o.to(merged.dtype), self.to_out.bias)
+
 
 class CrossAttentionBlock(nn.Module):
     """Pre-norm cross-attention ``x + Attn(LN(x), LN_ctx(context))``."""
@@ -162,9 +209,12 @@ class CrossAttentionBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return x + self.attn.attend(
-            self.attn.to_q(self.norm(x)), self.project_context(context), mask
-        )
+        attn = self.attn
+        if attn.foldable:
+            w_q, w_o = attn.folded_weights()
+            q = F.linear(self.norm(x), w_q)
+            return x + attn.attend_folded(q, self.norm_context(context), w_o, mask)
+        return x + attn.attend(attn.to_q(self.norm(x)), self.project_context(context), mask)
 
 
 class SelfAttentionBlock(nn.Module):
@@ -183,7 +233,11 @@ class SelfAttentionBlock(nn.Module):
         h = self.norm(x)
         if last_only:
             return x[:, -1:] + self._last(h)
-        return x + self.attn.attend(self.attn.to_q(h), self.attn.to_kv(h))
+        attn = self.attn
+        if attn.foldable:
+            w_q, w_o = attn.folded_weights()
+            return x + attn.attend_folded(F.linear(h, w_q), h, w_o)
+        return x + attn.attend(attn.to_q(h), attn.to_kv(h))
 
     def _last(self, h: torch.Tensor) -> torch.Tensor:
         """Attention output of the last position only, ``(R, 1, D)``.

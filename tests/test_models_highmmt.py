@@ -41,6 +41,18 @@ def model(**kw) -> HighMMT:
     return create_model("highmmt", SUITE, **{**TINY, **kw})
 
 
+def plain_cross(block, x, context):
+    """Cross-attention block with explicit query/key/value projections."""
+    a = block.attn
+    return x + a.attend(a.to_q(block.norm(x)), a.to_kv(block.norm_context(context)))
+
+
+def plain_self(block, x):
+    """Self-attention block with explicit projections over every position."""
+    h = block.norm(x)
+    return x + block.attn.attend(block.attn.to_q(h), block.attn.to_kv(h))
+
+
 def reference_logits(net: HighMMT, task: str, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
     """Straightforward HighMMT forward: full tokens, one modality and one direction at a
     time, every latent through every block -- what the batched model must reproduce."""
@@ -51,10 +63,10 @@ def reference_logits(net: HighMMT, task: str, inputs: dict[str, torch.Tensor]) -
         tokens = net.standardizer.tokens(task, m.name, inputs[m.name])
         x = enc.latents.unsqueeze(0).expand(tokens.shape[0], -1, -1)
         for layer in enc.layers:
-            x = layer["cross_attn"](x, tokens)
+            x = plain_cross(layer["cross_attn"], x, tokens)
             x = layer["cross_ff"](x)
             for attn, ff in layer["self_blocks"]:
-                x = ff(attn(x))
+                x = ff(plain_self(attn, x))
         zs.append(x)
     outs = []
     names = [m.name for m in spec.modalities]
@@ -64,10 +76,10 @@ def reference_logits(net: HighMMT, task: str, inputs: dict[str, torch.Tensor]) -
         for q, c in ((zs[i], zs[j]), (zs[j], zs[i])):
             x = q
             for layer in cm.layers:
-                x = layer["cross_attn"](x, c)
+                x = plain_cross(layer["cross_attn"], x, c)
                 x = layer["cross_ff"](x)
                 for attn, ff in layer["self_blocks"]:
-                    x = ff(attn(x))
+                    x = ff(plain_self(attn, x))
             outs.append(x[:, -1])
     rep = torch.cat(outs, 1) if outs else zs[0][:, -1]
     return net.head(task)(rep)
@@ -100,16 +112,39 @@ def test_feed_forward_is_linear_geglu_linear():
     torch.testing.assert_close(ff.net(x), expected)
 
 
+def test_folded_attention_equals_projected_attention():
+    torch.manual_seed(0)
+    att = Attention(16, 12, heads=3, dim_head=16)
+    assert att.foldable and not Attention(16, 40, heads=2, dim_head=16).foldable
+    x, ctx = torch.randn(4, 5, 16), torch.randn(4, 7, 12)
+    mask = torch.ones(4, 7, dtype=torch.bool)
+    mask[1, 3:] = False
+    w_q, w_o = att.folded_weights()
+    folded = att.attend_folded(torch.nn.functional.linear(x, w_q), ctx, w_o, mask)
+    torch.testing.assert_close(folded, att(x, ctx, mask), atol=1e-5, rtol=1e-5)
+    block = SelfAttentionBlock(16, heads=2, dim_head=16)
+    y = torch.randn(3, 6, 16)
+    torch.testing.assert_close(block(y), plain_self(block, y), atol=1e-5, rtol=1e-5)
+
+
 def test_last_only_self_attention_equals_the_last_row_of_full_attention():
     torch.manual_seed(0)
     block = SelfAttentionBlock(16, heads=3, dim_head=8)
     x = torch.randn(4, 6, 16)
-    torch.testing.assert_close(block(x, last_only=True), block(x)[:, -1:], atol=1e-5, rtol=1e-5)
+    expected = plain_self(block, x)[:, -1:]
+    torch.testing.assert_close(block(x, last_only=True), expected, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("attention", ["bucketed", "padded"])
-def test_batched_forward_equals_reference(attention):
-    net = model(attention=attention).eval()
+FOLDED = {"latent_dim": 8, "cross_dim_head": 8, "latent_dim_head": 8}  # head dim >= width
+
+
+@pytest.mark.parametrize(
+    ("attention", "sizes"), [("bucketed", {}), ("padded", {}), ("bucketed", FOLDED)]
+)
+def test_batched_forward_equals_reference(attention, sizes):
+    net = model(attention=attention, **sizes).eval()
+    blocks = [net.crossmodal.copies["0"].layers[0]["cross_attn"].attn]
+    assert all(b.foldable == bool(sizes) for b in blocks)
     with torch.no_grad():
         for p in net.parameters():  # move LayerNorms/BatchNorms off their identity init
             p.add_(0.05 * torch.randn_like(p))
