@@ -152,7 +152,9 @@ def register(app: typer.Typer) -> None:
     @app.command("measure")
     @handle_errors
     def measure_cmd(
-        suite: Path = typer.Argument(..., help="Suite YAML file."),
+        suite: str = typer.Argument(
+            "mini", help="Suite YAML file or built-in suite name (see hetero datasets list)."
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Output directory (resumable)."),
         learner: str | None = typer.Option(
             None, "--learner", help="Learner name (default: highmmt if available, else reference)."
@@ -207,12 +209,17 @@ def register(app: typer.Typer) -> None:
         design_seed: int = typer.Option(0, "--design-seed", help="Seed of the sampled design."),
         figures: bool = typer.Option(True, "--figures/--no-figures"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+        data_dir: Path | None = typer.Option(
+            None,
+            "--data-dir",
+            help="Folder of local dataset copies for path loaders (default $HETERO_DATA_DIR).",
+        ),
     ) -> None:
         """Train and transfer to measure heterogeneity; write matrices, checks and a plan."""
+        from hetero.datasets import get_suite
         from hetero.learners import default_learner_name
         from hetero.measure.driver import measure
         from hetero.measure.estimators import DEFAULT_ESTIMATOR
-        from hetero.suite import load_suite
 
         if fraction is not None and budget is not None:
             raise fail("give either --fraction or --budget, not both")
@@ -225,7 +232,9 @@ def register(app: typer.Typer) -> None:
                 ) from None
         else:
             seeds_val = "auto"
-        suite_obj = load_suite(suite)  # bad suites fail here, before anything trains
+        suite_obj = get_suite(
+            suite, data_dir=data_dir
+        )  # bad suites fail here, before anything trains
         name = learner or default_learner_name()
         if not quiet:
             why = (
