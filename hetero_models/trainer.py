@@ -203,7 +203,8 @@ class Trainer:
     seed : int
         Shuffling (and, via :func:`train_two_stage`, initialisation).
     progress : bool
-        One line per epoch on stderr.
+        A progress bar per epoch (when stderr is a terminal) and one line per epoch on
+        stderr.
     stage : str
         Label of the ``stage`` column of :attr:`history_`.
     compile : bool
@@ -308,6 +309,20 @@ class Trainer:
             weight += w
         return total / weight if weight else float("nan")
 
+    def _steps(self, schedule: list[list[str]], epoch: int, show: bool):
+        """Iterate over the steps of an epoch, with a transient progress bar on stderr."""
+        if not show or not sys.stderr.isatty():
+            yield from schedule
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            job = bar.add_task(f"[{self.stage}] epoch {epoch}/{self.epochs}", total=len(schedule))
+            for step in schedule:
+                yield step
+                bar.advance(job)
+
     # -------------------------------------------------------------- evaluation
     @torch.no_grad()
     def evaluate(
@@ -361,7 +376,7 @@ class Trainer:
             schedule = multitask_schedule({t: len(b) for t, b in batches.items()})
             cursor = dict.fromkeys(batches, 0)
             losses = []
-            for present in schedule:
+            for present in self._steps(schedule, epoch, show=self.progress and rank == 0):
                 inputs, targets = {}, {}
                 for name in present:
                     idx = batches[name][cursor[name]]
