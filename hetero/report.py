@@ -1354,43 +1354,70 @@ def _unclip(fig: Any) -> Any:
     return fig
 
 
-def _transfer_figure(lev: LevelReport) -> Any:
-    """Transfer heatmap with significant entries boxed."""
+def _heatmap(
+    matrix: Any,
+    plan: Any | None = None,
+    *,
+    diverging: bool = False,
+    boxed: np.ndarray | None = None,
+    title: str = "",
+    cbar_label: str = "",
+) -> Any:
+    """``plotting.plot_heatmap`` on a figure sized for the labels, two-decimal annotations.
+
+    ``diverging`` centres a red-blue map at zero; ``boxed`` outlines entries (in the
+    matrix's own order, before any plan reordering).
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
     from matplotlib.patches import Rectangle
 
     from hetero import plotting
 
-    n = lev.n
-    fig = MplFigure(figsize=(max(5.0, 0.45 * n + 2), max(4.0, 0.4 * n + 1.5)), layout="constrained")
+    n = matrix.n
+    longest = max((len(str(lab)) for lab in matrix.labels), default=0)
+    cell, char = 0.55, 0.075
+    fig = MplFigure(
+        figsize=(cell * n + char * longest + 1.8, cell * n + char * longest + 0.9),
+        layout="constrained",
+    )
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    plotting.plot_heatmap(lev.transfer, ax=ax, cmap="RdBu_r")
-    # centre the diverging colours at zero (T < 0: the source helps) and recolour the
-    # annotations for the new shading
-    values = lev.transfer.values
-    off = np.isfinite(values) & ~np.eye(n, dtype=bool)
-    vmax = float(np.max(np.abs(values[off]))) if off.any() else 1.0
-    vmax = vmax if vmax > 0 else 1.0
+    plotting.plot_heatmap(
+        matrix, plan, ax=ax, annot=n <= 20, cmap="RdBu_r" if diverging else "viridis"
+    )
+    shown = [t.get_text() for t in ax.get_yticklabels()]  # labels in drawing order
+    order = (
+        [matrix.labels.index(lab) for lab in shown]
+        if sorted(shown) == sorted(matrix.labels)
+        else list(range(n))
+    )
+    values = np.asarray(matrix.values, dtype=float)[np.ix_(order, order)]
     mesh = ax.collections[0]
-    mesh.set_clim(-vmax, vmax)
+    if diverging:
+        off = np.isfinite(values) & ~np.eye(n, dtype=bool)
+        vmax = float(np.max(np.abs(values[off]))) if off.any() else 1.0
+        mesh.set_clim(-(vmax or 1.0), vmax or 1.0)
     for text in ax.texts:
         x, y = text.get_position()
         i, j = int(y), int(x)
-        if 0 <= i < n and 0 <= j < n and np.isfinite(values[i, j]):
-            r, g, b, _ = mesh.cmap(mesh.norm(values[i, j]))
-            lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
-            text.set_color("black" if lum > 0.408 else "white")
-    if len(fig.axes) > 1:
-        fig.axes[1].set_ylabel("T = L(source → target) − L(target)")
-    if lev.significant is not None:
-        for i, j in zip(*np.nonzero(lev.significant), strict=True):
+        if not (0 <= i < n and 0 <= j < n and np.isfinite(values[i, j])):
+            continue
+        v = values[i, j]
+        text.set_text("0" if abs(v) < 0.005 else f"{v:.2f}")
+        r, g, b, _ = mesh.cmap(mesh.norm(v))
+        text.set_color("black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.408 else "white")
+    if boxed is not None:
+        marks = np.asarray(boxed, dtype=bool)[np.ix_(order, order)]
+        for i, j in zip(*np.nonzero(marks), strict=True):
             if i != j:
                 ax.add_patch(
                     Rectangle((j, i), 1, 1, fill=False, edgecolor="black", lw=1.6, clip_on=False)
                 )
-    ax.set_title(f"{lev.level} transfer T (row: source, column: target; boxed: significant)")
+    if title:
+        ax.set_title(title)
+    if cbar_label and len(fig.axes) > 1:
+        fig.axes[1].set_ylabel(cbar_label)
     return fig
 
 
@@ -1423,16 +1450,32 @@ def render_figures(report: Report) -> list[Figure]:
                     if lev.groups
                     else "."
                 ),
-                _png(plotting.plot_heatmap(d, plan if lev.groups else None)),
+                _png(
+                    _heatmap(
+                        d,
+                        plan if lev.groups else None,
+                        title=f"{what} distances d",
+                        cbar_label="d",
+                    )
+                ),
             )
         )
         if lev.transfer is not None:
             figures.append(
                 Figure(
                     f"{what}_transfer",
-                    f"Directed {what} transfer T(source → target): negative values mean the "
-                    "source helps the target; boxed entries differ from zero significantly.",
-                    _png(_transfer_figure(lev)),
+                    f"Directed {what} transfer T (rows: source, columns: target): negative "
+                    "values mean the source helps the target; boxed entries differ from zero "
+                    "significantly.",
+                    _png(
+                        _heatmap(
+                            lev.transfer,
+                            diverging=True,
+                            boxed=lev.significant,
+                            title=f"{what} transfer T (boxed: significant)",
+                            cbar_label="T = L(source → target) − L(target)",
+                        )
+                    ),
                 )
             )
         complete = bool(d.observed.all())
