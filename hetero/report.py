@@ -751,6 +751,14 @@ def _fix(x: Any, digits: int = 2) -> str:
     return "-" if v is None or math.isnan(v) else f"{v:.{digits}f}"
 
 
+def _secs(x: Any) -> str:
+    """Seconds, with minutes from 2 minutes on."""
+    v = _num(x)
+    if v is None or math.isnan(v):
+        return "-"
+    return f"{v:.1f} s" if v < 120 else f"{v:.0f} s ({v / 60:.1f} min)"
+
+
 def _pct(x: Any) -> str:
     v = _num(x)
     return "-" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
@@ -844,14 +852,14 @@ def _summary_blocks(report: Report) -> list[Any]:
             )
             parts.append(f"{level}: {ktxt}")
         text = f"{runs['total']} runs in runs.sqlite ({'; '.join(parts)})"
-        text += f", {_fmt(runs['wall_time'], 3)} s of training in total"
+        text += f", {_secs(runs['wall_time'])} of training in total (all workers)"
         if runs["converged_fraction"] is not None:
             text += f", {_pct(runs['converged_fraction'])} converged before the epoch cap"
         if run_stats:
             text += (
                 f"; the last `hetero measure` trained {run_stats.get('trained', '-')}, "
                 f"reused {run_stats.get('cached', '-')} from the store and took "
-                f"{_fmt(run_stats.get('wall_time'), 3)} s"
+                f"{_secs(run_stats.get('wall_time'))}"
             )
         out.append(_Para(text + "."))
         completed = sum(lev.n_completed for lev in report.levels)
