@@ -123,17 +123,20 @@ class Attention(nn.Module):
         ``W_o,h (sum_j a_j W_v,h c_j) = (W_o,h W_v,h) (sum_j a_j c_j)``: attending with
         folded queries ``W_fq x`` directly over the (normalised) context, and projecting the
         result with ``W_fo``, gives the same output without projecting any key or value.
+        All heads then share the context as keys and values, so the attention of every
+        head is one batched matrix product.
 
         Returns
         -------
         w_q : Tensor ``(heads * context_dim, query_dim)``
+            Folded query weights, including the ``dim_head ** -0.5`` score scaling.
         w_o : Tensor ``(query_dim, heads * context_dim)``
         """
         h, dh = self.heads, self.dim_head
         wq = self.to_q.weight.view(h, dh, -1)  # (H, dh, Dq)
         wk, wv = self.to_kv.weight.view(2, h, dh, -1).unbind(0)  # (H, dh, Dc) each
         wo = self.to_out.weight.view(-1, h, dh)  # (Dq, H, dh)
-        w_q = torch.einsum("hed,hef->hfd", wq, wk).reshape(-1, wq.shape[-1])
+        w_q = torch.einsum("hed,hef->hfd", wq * dh**-0.5, wk).reshape(-1, wq.shape[-1])
         w_o = torch.einsum("qhe,hef->qhf", wo, wv).reshape(wo.shape[0], -1)
         return w_q, w_o
 
@@ -145,16 +148,19 @@ class Attention(nn.Module):
         mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Attention output from folded queries ``q (B, Lq, h*Dc)`` (``x @ w_q.T``) over the
-        normalised ``context (B, Lk, Dc)``; equals :meth:`attend` of the plain projections."""
+        normalised ``context (B, Lk, Dc)``; equals :meth:`attend` of the plain projections.
+
+        The heads share keys and values (the context itself), so scores and outputs of all
+        heads and queries are two batched matrix products, ``(B, Lq*h, Dc) @ (B, Dc, Lk)``
+        and ``(B, Lq*h, Lk) @ (B, Lk, Dc)``, with no per-head copies of the context.
+        """
         b, n, _ = q.shape
         dc = context.shape[-1]
-        qh = q.view(b, n, self.heads, dc).transpose(1, 2)
-        kv = context.unsqueeze(1).expand(-1, self.heads, -1, -1)
-        attn_mask = None if mask is None else mask[:, None, None, :]
-        out = F.scaled_dot_product_attention(
-            qh, kv, kv, attn_mask=attn_mask, scale=self.dim_head**-0.5
-        )
-        merged = out.transpose(1, 2).reshape(b, n, self.heads * dc)
+        scores = torch.bmm(q.reshape(b, n * self.heads, dc), context.transpose(1, 2))
+        if mask is not None:
+            scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+        out = torch.bmm(scores.softmax(-1).to(context.dtype), context)
+        merged = out.reshape(b, n, self.heads * dc)
         return F.linear(merged, w_o.to(merged.dtype), self.to_out.bias)
 
 
