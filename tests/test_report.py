@@ -312,3 +312,24 @@ def test_bad_train_directory(measured, tmp_path):
     line = _one_line_error(runner.invoke(app, ["report", str(d), "--train", str(empty)]))
     assert "test.t: expected an object" in line
     assert not (d / "report.html").exists()
+
+
+def test_heatmap_annotations_follow_the_plan_order(measured):
+    from hetero.report import _heatmap
+
+    report = build_report(measured)
+    lev = report.level("interaction")
+    fig = _heatmap(lev.distance, report.plan, boxed=lev.significant)
+    ax = fig.axes[0]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    flat = [label for g in report.plan.crossmodal_groups for label in g]
+    assert rows == cols == flat  # ordered by plan group
+    d = lev.distance
+    assert len(ax.texts) == d.n * d.n
+    for text in ax.texts:
+        x, y = text.get_position()
+        v = d.values[d.index(rows[int(y)]), d.index(cols[int(x)])]
+        assert text.get_text() == ("0" if abs(v) < 0.005 else f"{v:.2f}")
+    sig = lev.significant & ~np.eye(d.n, dtype=bool)
+    assert len(ax.patches) == int(sig.sum())
