@@ -258,20 +258,33 @@ def level_estimate(
     *,
     seeds: Sequence[int] | None = None,
     baseline_seeds: Sequence[int] | None = None,
+    epoch_cap: int | None = None,
 ):
-    """``TransferEstimate`` of one level from stored records (subset of seeds optional)."""
+    """``TransferEstimate`` of one level from stored records (subset of seeds optional).
+
+    ``epoch_cap`` re-scores every transfer and baseline run as if it had been capped at
+    that many epochs: the best validation loss among its first ``epoch_cap`` epochs (a run
+    with the same seed and a smaller cap follows the same trajectory up to the cap, since
+    early stopping only looks back). Source bodies keep their full training.
+    """
     from hetero.measure.estimators import estimate_transfer, get_estimator
 
     est = get_estimator(estimator)
+
+    def score(rec):
+        if epoch_cap is not None and rec.curve:
+            return float(min(rec.curve[:epoch_cap]))
+        return est.run_score(rec.val_loss, rec.curve)
+
     tscores, bscores = {}, {}
     for (src, tgt, seed), spec in runs.transfer.items():
         rec = records.get(spec.key)
         if rec is not None and rec.ok:
-            tscores[(src, tgt, seed)] = est.run_score(rec.val_loss, rec.curve)
+            tscores[(src, tgt, seed)] = score(rec)
     for (tgt, seed), spec in runs.baseline.items():
         rec = records.get(spec.key)
         if rec is not None and rec.ok:
-            bscores[(tgt, seed)] = est.run_score(rec.val_loss, rec.curve)
+            bscores[(tgt, seed)] = score(rec)
     return estimate_transfer(
         runs.labels, tscores, bscores, seeds=seeds, baseline_seeds=baseline_seeds
     )
@@ -324,7 +337,7 @@ def available_seeds(runs: Any, records: dict[str, Any]) -> tuple[list[int], list
 
 def campaign_estimates(
     suite: Any, records: dict[str, Any], *, estimator: str, probe: dict[str, Any],
-    max_seeds: int = 16,
+    max_seeds: int = 16, epoch_cap: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Per level: ``{"runs", "estimate", "seeds", "baseline_seeds"}`` using every stored seed."""
     levels = campaign_levels(suite, estimator=estimator, probe=probe, seeds=range(max_seeds),
@@ -332,12 +345,34 @@ def campaign_estimates(
     out = {}
     for level, runs in levels.items():
         ts, bs = available_seeds(runs, records)
+        partial = False
         if not ts or len(bs) < len(ts):
-            log(f"{level}: no complete measurement in the records; skipped")
-            continue
-        est = level_estimate(runs, records, estimator, seeds=ts, baseline_seeds=bs)
-        out[level] = {"runs": runs, "estimate": est, "seeds": ts, "baseline_seeds": bs}
+            # incomplete measurement: use every stored run (entries may miss seeds or be
+            # unmeasured; unmeasured distances are completed by ``level_distance``)
+            ts = sorted({k[2] for k, sp in runs.transfer.items() if sp.key in records})
+            bs = sorted({k[1] for k, sp in runs.baseline.items() if sp.key in records})
+            partial = True
+            if not ts or not bs:
+                log(f"{level}: no runs in the records; skipped")
+                continue
+            log(f"{level}: incomplete measurement (seeds {ts}, baseline seeds {bs})")
+        est = level_estimate(runs, records, estimator, seeds=ts, baseline_seeds=bs,
+                             epoch_cap=epoch_cap)  # fmt: skip
+        out[level] = {"runs": runs, "estimate": est, "seeds": ts, "baseline_seeds": bs,
+                      "partial": partial}  # fmt: skip
     return out
+
+
+def level_distance(lev: dict[str, Any], level: str, values: np.ndarray | None = None):
+    """Distance matrix of a level (``values``: a T matrix, default the estimate), with
+    unmeasured entries completed by the symmetric low-rank completer."""
+    from hetero.completion import complete_matrix
+
+    t = lev["estimate"].values if values is None else values
+    d = distance_matrix(lev["runs"].labels, t, level)
+    if not d.observed.all():
+        d = complete_matrix(d, method="symmetric", seed=0)
+    return d
 
 
 def records_or_campaign(args: Any, suite: Any, stages: Sequence[str]) -> dict[str, Any]:
@@ -467,8 +502,7 @@ def matrices_for_plans(args: Any, suite: Any):
     probe = campaign.probe_config(3 if args.quick else 30, args.quick)
     levels = campaign_estimates(suite, records, estimator="frozen", probe=probe)
     mats = [
-        distance_matrix(levels[lv]["runs"].labels, levels[lv]["estimate"].values, lv)
-        if lv in levels else None
+        level_distance(levels[lv], lv) if lv in levels else None
         for lv in ("modality", "interaction")
     ]  # fmt: skip
     return mats[0], mats[1]

@@ -49,13 +49,10 @@ def pair_categories(suite, labels: list[str]) -> dict[str, list[tuple[int, int]]
     return cats
 
 
-def per_seed_d(level: dict) -> list[np.ndarray]:
-    e = level["estimate"]
-    out = []
-    for s in level["seeds"]:
-        t = e.per_seed[s]
-        out.append(C.distance_matrix(level["runs"].labels, t, "modality").values)
-    return out
+def per_seed_d(lev: dict, level: str) -> list[np.ndarray]:
+    """Each transfer seed's distance matrix (unmeasured entries completed)."""
+    e = lev["estimate"]
+    return [C.level_distance(lev, level, e.per_seed[s]).values for s in lev["seeds"]]
 
 
 def analyse(suite, levels: dict) -> list[dict]:
@@ -63,7 +60,7 @@ def analyse(suite, levels: dict) -> list[dict]:
     mod = levels["modality"]
     labels = mod["runs"].labels
     cats = pair_categories(suite, labels)
-    ds = per_seed_d(mod)
+    ds = per_seed_d(mod, "modality")
     for cat, pairs in cats.items():
         if not pairs:
             continue
@@ -84,7 +81,7 @@ def analyse(suite, levels: dict) -> list[dict]:
         rows.append({"statistic": "P(d same-name pair < d other-kind pair)", "level": "modality",
                      "n_pairs": len(cats["same name"]), "mean": m, "std": s, "n_seeds": n})  # fmt: skip
     for level_name, lev in levels.items():
-        dl = per_seed_d(lev)
+        dl = per_seed_d(lev, level_name)
         n = len(lev["runs"].labels)
         iu = np.triu_indices(n, 1)
         for stat, fn in (
@@ -117,7 +114,7 @@ def write_matrices_and_figures(levels: dict, out: Path, k_uni: int | None, k_cro
         labels = lev["runs"].labels
         t = HeterogeneityMatrix(labels, e.values, kind=level, std=np.where(np.isfinite(e.std), e.std, np.nan), count=e.count,
                                 provenance={"seeds": lev["seeds"], "baseline_seeds": lev["baseline_seeds"]})  # fmt: skip
-        d = C.distance_matrix(labels, e.values, level)
+        d = C.level_distance(lev, level)
         t.write(out / f"{level}_transfer.json")
         d.write(out / f"{level}.json")
         mats[level] = d
@@ -142,6 +139,12 @@ def main() -> None:
     ap = C.add_common_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     ap.add_argument("--records", type=Path, nargs="*", default=None)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--score-cap",
+        type=int,
+        default=None,
+        help="re-score target-side runs at this epoch cap (see exp0)",
+    )
     ap.add_argument("--epochs", type=int, default=30, help="probe epoch cap of the measurement")
     ap.add_argument("--unimodal-groups", type=int, default=None)
     ap.add_argument("--crossmodal-groups", type=int, default=None)
@@ -150,7 +153,9 @@ def main() -> None:
     suite = C.load_suite(args)
     records = C.records_or_campaign(args, suite, ["s1"])
     probe = campaign.probe_config(3 if args.quick else args.epochs, args.quick)
-    levels = C.campaign_estimates(suite, records, estimator="frozen", probe=probe)
+    levels = C.campaign_estimates(
+        suite, records, estimator="frozen", probe=probe, epoch_cap=args.score_cap
+    )
     plan = write_matrices_and_figures(
         levels, args.out, args.unimodal_groups, args.crossmodal_groups
     )

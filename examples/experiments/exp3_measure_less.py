@@ -46,9 +46,11 @@ def one(labels, t_full, level, k, fraction, seed):
         return None
     t = np.where(mask | np.eye(n, dtype=bool), t_full, np.nan)
     d = C.distance_matrix(labels, t, level)
-    hidden = ~d.observed
-    if hidden.any():
+    hidden = ~d.observed & d_full.observed  # hidden here, measured in the full measurement
+    if not d.observed.all():
         d = complete_matrix(d, method="symmetric", seed=seed)
+    if not d_full.observed.all():  # an incomplete full measurement: its plan is completed too
+        d_full = complete_matrix(d_full, method="symmetric", seed=0)
     err = (
         float(np.linalg.norm((d.values - d_full.values)[hidden]) /
               max(np.linalg.norm(d_full.values[hidden]), 1e-12))
@@ -57,7 +59,7 @@ def one(labels, t_full, level, k, fraction, seed):
     g_full = C.groups_of(labels, d_full.values, k)
     g = C.groups_of(labels, d.values, k)
     return {
-        "measured_fraction": float(mask.sum() / (n * (n - 1))),
+        "measured_fraction": float((mask & np.isfinite(t_full)).sum() / (n * (n - 1))),
         "rel_error": err,
         "ari": float(adjusted_rand_score(g_full, g)),
         "same_plan": float(adjusted_rand_score(g_full, g) > 0.999),
@@ -127,6 +129,12 @@ def main() -> None:
     ap = C.add_common_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     ap.add_argument("--records", type=Path, nargs="*", default=None)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--score-cap",
+        type=int,
+        default=None,
+        help="re-score target-side runs at this epoch cap (see exp0)",
+    )
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--k", type=int, default=4, help="plan groups per level")
     args = ap.parse_args()
@@ -134,7 +142,9 @@ def main() -> None:
     suite = C.load_suite(args)
     records = C.records_or_campaign(args, suite, ["s1"])
     probe = campaign.probe_config(3 if args.quick else args.epochs, args.quick)
-    levels = C.campaign_estimates(suite, records, estimator="frozen", probe=probe)
+    levels = C.campaign_estimates(
+        suite, records, estimator="frozen", probe=probe, epoch_cap=args.score_cap
+    )
     rows = analyse(levels, args.seeds, args.k)
     C.write_table(
         rows,
