@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "load_model": "hetero_models.registry",
     "register_model": "hetero_models.registry",
     "save_model": "hetero_models.registry",
+    "HighMMTProbe": "hetero_models.probes",
     "Trainer": "hetero_models.trainer",
     "compute_metrics": "hetero_models.trainer",
     "few_shot_weights": "hetero_models.trainer",

@@ -263,8 +263,7 @@ def test_two_process_ddp_on_cpu(tmp_path):
             "torch.distributed.run",
             "--nproc_per_node",
             "2",
-            "--master_port",
-            "29517",
+            "--standalone",  # rendezvous on a free local port
             str(script),
         ],
         cwd=tmp_path,
