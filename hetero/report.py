@@ -1362,6 +1362,28 @@ def _unclip(fig: Any) -> Any:
     return fig
 
 
+def _new_figure(width: float, height: float) -> tuple[Any, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    fig = MplFigure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _dendrogram(linkage: np.ndarray, labels: Sequence[str], k: int | None, title: str) -> Any:
+    """``plotting.plot_dendrogram`` tall enough for the rotated labels, legend outside."""
+    from hetero import plotting
+
+    longest = max((len(str(lab)) for lab in labels), default=0)
+    fig, ax = _new_figure(max(6.0, 0.45 * len(labels) + 2.5), 3.5 + 0.08 * longest)
+    plotting.plot_dendrogram(linkage, labels, n_groups=k, ax=ax)
+    if ax.get_legend() is not None:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_title(f"average-linkage dendrogram of the {title}")
+    return fig
+
+
 def _heatmap(
     matrix: Any,
     plan: Any | None = None,
@@ -1376,8 +1398,6 @@ def _heatmap(
     ``diverging`` centres a red-blue map at zero; ``boxed`` outlines entries (in the
     matrix's own order, before any plan reordering).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure as MplFigure
     from matplotlib.patches import Rectangle
 
     from hetero import plotting
@@ -1385,12 +1405,7 @@ def _heatmap(
     n = matrix.n
     longest = max((len(str(lab)) for lab in matrix.labels), default=0)
     cell, char = 0.55, 0.075
-    fig = MplFigure(
-        figsize=(cell * n + char * longest + 1.8, cell * n + char * longest + 0.9),
-        layout="constrained",
-    )
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _new_figure(cell * n + char * longest + 1.8, cell * n + char * longest + 0.9)
     plotting.plot_heatmap(
         matrix, plan, ax=ax, annot=n <= 20, cmap="RdBu_r" if diverging else "viridis"
     )
@@ -1495,7 +1510,7 @@ def render_figures(report: Report) -> list[Figure]:
                     f"{what}_dendrogram",
                     f"Average-linkage dendrogram of the {what} distances"
                     + (f" with the cut into {k} groups." if k else "."),
-                    _png(plotting.plot_dendrogram(Z, d.labels, n_groups=k)),
+                    _png(_dendrogram(Z, d.labels, k, f"{what} units")),
                 )
             )
             figures.append(
