@@ -16,8 +16,9 @@
 # Re-running resumes the measurement from OUT/measure/runs.sqlite.
 #
 # Environment overrides: HETERO (the hetero command), PYTHON, WORKERS (measure worker
-# processes, default: the number of cores), SEEDS (transfer seeds per entry),
-# TRAIN_PRESET, PRETRAIN_EPOCHS, FINETUNE_EPOCHS.
+# processes, default: the number of cores), SEEDS (transfer seeds per entry), FRACTION
+# (measure this fraction of the ordered pairs and complete the rest), MAX_EPOCHS (probe
+# epoch cap), TRAIN_PRESET, PRETRAIN_EPOCHS, FINETUNE_EPOCHS.
 set -euo pipefail
 
 OUT=${1:-demo-out}
@@ -30,6 +31,8 @@ if [[ -z "${PYTHON:-}" ]]; then
 fi
 WORKERS=${WORKERS:-$("$PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')}
 SEEDS=${SEEDS:-}
+FRACTION=${FRACTION:-}
+MAX_EPOCHS=${MAX_EPOCHS:-}
 TRAIN_PRESET=${TRAIN_PRESET:-small}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-4}
 FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-4}
@@ -59,6 +62,8 @@ SUITE_FILE=$("$PYTHON" -c "from hetero.datasets import suite_path; print(suite_p
 measure_args=("$SUITE_FILE" -o "$OUT/measure" --learner "$LEARNER" --interactions --retest
     --executor process --workers "$WORKERS")
 if [[ -n "$SEEDS" ]]; then measure_args+=(--seeds "$SEEDS"); fi
+if [[ -n "$FRACTION" ]]; then measure_args+=(--fraction "$FRACTION"); fi
+if [[ -n "$MAX_EPOCHS" ]]; then measure_args+=(--max-epochs "$MAX_EPOCHS"); fi
 stage "1 measure" "$HETERO" measure "${measure_args[@]}"
 
 if [[ ! -f "$OUT/measure/plan.json" ]]; then
