@@ -1583,6 +1583,10 @@ def write_report(
         )
         md = atomic_write_text(out_dir / "report.md", text)
         page_path = atomic_write_text(out_dir / "report.html", page)
+        # figures of an earlier report that this one no longer links
+        for stale in sorted((out_dir / FIGURE_DIR).glob("*.png")):
+            if stale not in fig_paths:
+                stale.unlink()
     except OSError as exc:
         raise HeteroError(
             f"cannot write the report ({exc.strerror or exc})", source=exc.filename or out_dir

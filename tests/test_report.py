@@ -333,3 +333,13 @@ def test_heatmap_annotations_follow_the_plan_order(measured):
         assert text.get_text() == ("0" if abs(v) < 0.005 else f"{v:.2f}")
     sig = lev.significant & ~np.eye(d.n, dtype=bool)
     assert len(ax.patches) == int(sig.sum())
+
+
+def test_rerun_without_figures_drops_stale_figure_files(measured, tmp_path):
+    d = _copy(measured, tmp_path / "m")
+    first = write_report(d)
+    assert first.figures and all(p.is_file() for p in first.figures)
+    second = write_report(d, figures=False)
+    assert second.figures == ()
+    assert not list((d / "report_figures").glob("*.png"))
+    assert "report_figures/" not in second.markdown.read_text(encoding="utf-8")
