@@ -1110,7 +1110,14 @@ def _train_blocks(report: Report) -> list[Any]:
         _Para(
             "Test-split results of the HighMMT models trained with `hetero train`: "
             + "; ".join(f"{t.name} = {t.description}" for t in runs)
-            + "."
+            + ". Each is one training run (one seed): differences between them carry no "
+            "standard error."
+            + (
+                ""
+                if report.actionable
+                else " The plan comes from a matrix that is not shown to be reliable (see "
+                "above), so a difference need not reflect the measured heterogeneity."
+            )
         )
     )
     tasks: list[str] = []
