@@ -16,7 +16,8 @@
 # Re-running resumes the measurement from OUT/measure/runs.sqlite.
 #
 # Environment overrides: HETERO (the hetero command), PYTHON, WORKERS (measure worker
-# processes, default: the number of cores), SEEDS (transfer seeds per entry), FRACTION
+# processes, default: the number of cores), SEEDS (transfer seeds per entry), BASELINE_SEEDS
+# (seeds per scratch baseline), FRACTION
 # (measure this fraction of the ordered pairs and complete the rest), MAX_EPOCHS (probe
 # epoch cap), TRAIN_PRESET, PRETRAIN_EPOCHS, FINETUNE_EPOCHS.
 set -euo pipefail
@@ -30,8 +31,13 @@ if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
 WORKERS=${WORKERS:-$("$PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')}
-SEEDS=${SEEDS:-}
-FRACTION=${FRACTION:-}
+# Defaults sized for about 15 minutes on 2 idle cores (docs/benchmarks.md): two transfer
+# seeds (the least a split-half re-test needs), two seeds per scratch baseline
+# (bench_measure.py found no gain from doubling them), 60 % of the ordered pairs measured
+# and the rest completed by the symmetric low-rank completer.
+SEEDS=${SEEDS:-2}
+BASELINE_SEEDS=${BASELINE_SEEDS:-2}
+FRACTION=${FRACTION:-0.6}
 MAX_EPOCHS=${MAX_EPOCHS:-}
 TRAIN_PRESET=${TRAIN_PRESET:-small}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-4}
@@ -62,6 +68,7 @@ SUITE_FILE=$("$PYTHON" -c "from hetero.datasets import suite_path; print(suite_p
 measure_args=("$SUITE_FILE" -o "$OUT/measure" --learner "$LEARNER" --interactions --retest
     --executor process --workers "$WORKERS")
 if [[ -n "$SEEDS" ]]; then measure_args+=(--seeds "$SEEDS"); fi
+if [[ -n "$BASELINE_SEEDS" ]]; then measure_args+=(--baseline-seeds "$BASELINE_SEEDS"); fi
 if [[ -n "$FRACTION" ]]; then measure_args+=(--fraction "$FRACTION"); fi
 if [[ -n "$MAX_EPOCHS" ]]; then measure_args+=(--max-epochs "$MAX_EPOCHS"); fi
 stage "1 measure" "$HETERO" measure "${measure_args[@]}"
