@@ -39,3 +39,18 @@ def test_version_is_exposed():
     import hetero
 
     assert hetero.__version__.count(".") == 2
+
+
+def test_atomic_writes_follow_the_umask(tmp_path):
+    import os
+
+    from hetero._io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "out.json", "{}")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "{}"
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temp file left
