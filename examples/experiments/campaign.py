@@ -147,6 +147,7 @@ def main() -> None:
     ap.add_argument("--suite", default="full")
     ap.add_argument("--data-dir", default=C.DATA_DIR_DEFAULT)
     ap.add_argument("--dump-suite", type=Path, default=None)
+    ap.add_argument("--tasks", default=None, help="comma-separated subset of the suite's tasks")
     args = ap.parse_args()
     if args.dump_suite is not None:
         from hetero.datasets import get_suite
@@ -157,8 +158,8 @@ def main() -> None:
         return
     if args.out is None:
         ap.error("--out is required")
-    suite = C.load_suite(argparse.Namespace(quick=args.quick, suite=args.suite,
-                                            data_dir=args.data_dir))  # fmt: skip
+    ns = argparse.Namespace(quick=args.quick, suite=args.suite, data_dir=args.data_dir)
+    suite = C.load_suite(ns, tasks=args.tasks.split(",") if args.tasks else None)
     table = QUICK_STAGES if args.quick else STAGES
     stages = args.stages.split(",") if args.stages else list(table)
     run_campaign(suite, args.out, stages=stages, quick=args.quick, workers=args.workers,

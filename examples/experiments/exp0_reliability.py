@@ -183,9 +183,11 @@ def main() -> None:
     ap.add_argument("--splits", type=int, default=6, help="most disjoint seed splits")
     ap.add_argument("--k", type=int, default=4, help="plan groups for the ARI")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--tasks", default=None, help="comma-separated subset of the suite's tasks")
     args = ap.parse_args()
     C.setup(args)
-    suite = C.load_suite(args, small=args.quick)
+    tasks = args.tasks.split(",") if args.tasks and not args.quick else None
+    suite = C.load_suite(args, small=args.quick, tasks=tasks)
     stages = ["s1", "s2"] if args.quick else list(campaign.STAGES)
     records = C.records_or_campaign(args, suite, stages)
     rows = evaluate(suite, records, quick=args.quick, splits=args.splits, k=args.k)
