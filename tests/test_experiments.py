@@ -134,7 +134,7 @@ def test_records_round_trip_and_rescoring(tmp_path: Path) -> None:
     np.testing.assert_allclose(same, mine, atol=1e-6)
     first = C.level_estimate(levels["modality"]["runs"], records, "frozen", epoch_cap=1).values
     runs = levels["modality"]["runs"]
-    (src, tgt, s), spec = next(iter(runs.transfer.items()))
+    src, tgt, _ = next(iter(runs.transfer))
     i, j = runs.labels.index(src), runs.labels.index(tgt)
     base = np.mean([records[runs.baseline[(tgt, b)].key].curve[0] for b in (0, 1)])
     trans = np.mean([records[runs.transfer[(src, tgt, t)].key].curve[0] for t in (0, 1)])

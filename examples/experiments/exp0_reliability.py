@@ -159,7 +159,7 @@ def figure(rows: list[dict], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     markers = {"modality": "o", "interaction": "s"}
-    for i, r in enumerate(rows):
+    for r in rows:
         color = f"C{[x['condition'] for x in rows].index(r['condition']) % 10}"
         for ax, col in zip(axes, ("spearman_d", "plan_ari"), strict=True):
             ax.errorbar(r["core_s_mean"], r[f"{col}_mean"], yerr=r[f"{col}_std"],

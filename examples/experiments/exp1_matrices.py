@@ -85,8 +85,8 @@ def analyse(suite, levels: dict) -> list[dict]:
         n = len(lev["runs"].labels)
         iu = np.triu_indices(n, 1)
         for stat, fn in (
-            ("mean d (all pairs)", lambda d: float(np.mean(d[iu]))),
-            ("fraction of pairs with d > 0", lambda d: float(np.mean(d[iu] > 0))),
+            ("mean d (all pairs)", lambda d, iu=iu: float(np.mean(d[iu]))),
+            ("fraction of pairs with d > 0", lambda d, iu=iu: float(np.mean(d[iu] > 0))),
             ("mean d / mean baseline loss", None),
         ):
             if fn is None:

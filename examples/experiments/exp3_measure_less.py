@@ -94,7 +94,7 @@ def smallest_same_plan(rows: list[dict]) -> dict[str, float | None]:
         fr = sorted((r["fraction"], r["same_plan_mean"] >= 0.999, r["measured_fraction_mean"])
                     for r in rows if r["level"] == level)  # fmt: skip
         best = None
-        for f, same, mf in reversed(fr):
+        for _, same, mf in reversed(fr):
             if not same:
                 break
             best = mf

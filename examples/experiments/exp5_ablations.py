@@ -208,7 +208,7 @@ def run_seed(args, seed: int) -> None:
 
 def aggregate(args) -> list[dict]:
     rows = C.read_jsonl(args.out / "rows.jsonl")
-    keys = ["avg_test_metric"] + sorted({k for r in rows for k in r if k.startswith("test/")})
+    keys = ["avg_test_metric", *sorted({k for r in rows for k in r if k.startswith("test/")})]
     table = C.summarise_rows(rows, keys, ORDER)
     C.write_table(table, args.out, "exp5_ablations",
                   title="Experiment 5: ablations (mean ± std over seeds)")  # fmt: skip
