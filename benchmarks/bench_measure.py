@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-ESTIMATORS = ("finetune", "budgeted", "frozen")
+ESTIMATORS = ("finetune", "budgeted", "frozen", "frozen_short")
 
 
 def real_suite():

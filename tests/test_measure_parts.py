@@ -108,11 +108,11 @@ def test_store_errors(tmp_path):
 
 # -- estimators ------------------------------------------------------------------------------
 def test_estimators_registry_and_default():
-    assert set(ESTIMATORS) == {"finetune", "budgeted", "frozen"}
+    assert set(ESTIMATORS) == {"finetune", "budgeted", "frozen", "frozen_short"}
     assert DEFAULT_ESTIMATOR in ESTIMATORS
     assert get_estimator("budgeted", budget_epochs=3).budget_epochs == 3
     with pytest.raises(
-        HeteroError, match=r"unknown estimator 'x' \(valid: budgeted, finetune, frozen\)"
+        HeteroError, match=r"unknown estimator 'x' \(valid: budgeted, finetune, frozen, frozen_short\)"
     ):
         get_estimator("x")
 
@@ -185,6 +185,21 @@ def test_planner_counts_pairing_and_frozen_baselines(small_suite):
     new = fz.add_seed(runs, [(0, 1)], 5)
     assert {s.kind for s in new} == {"scratch", "transfer"}
     assert (labels[0], labels[1], 5) in runs.transfer and (labels[1], 5) in runs.baseline
+
+
+def test_frozen_short_caps_target_side_fits_only(small_suite):
+    labels = [u.label for u in small_suite.units()]
+    short = RunPlanner(small_suite, "reference", {"hidden": 8}, get_estimator("frozen_short"))
+    full = RunPlanner(small_suite, "reference", {"hidden": 8}, get_estimator("frozen"))
+    runs = short.plan_level("modality", labels, seeds=[0], baseline_seeds=[0, 1])
+    assert {spec.max_epochs for spec in runs.transfer.values()} == {5}
+    assert {spec.max_epochs for spec in runs.baseline.values()} == {5}  # self-transfers
+    assert all(spec.max_epochs is None for spec in runs.scratch.values())
+    a, b = labels[:2]
+    # sources are shared with the uncapped probe; the capped target fits are other runs
+    assert short.scratch(a, 0).key == full.scratch(a, 0).key
+    assert short.transfer(a, b, 0).key != full.transfer(a, b, 0).key
+    assert get_estimator("frozen_short", transfer_epochs=3).transfer_max_epochs == 3
 
 
 def test_keep_head_only_within_a_task_and_keys_change(small_suite):

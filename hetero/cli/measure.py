@@ -165,8 +165,8 @@ def register(app: typer.Typer) -> None:
         estimator: str | None = typer.Option(
             None,
             "--estimator",
-            help="finetune | budgeted | frozen (default: frozen, the most reliable in "
-            "benchmarks/bench_measure.py).",
+            help="finetune | budgeted | frozen | frozen_short (default: frozen_short, the "
+            "most reliable on real data; docs/results.md, experiment 0).",
         ),
         interactions: bool | None = typer.Option(
             None,

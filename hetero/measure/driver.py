@@ -364,7 +364,8 @@ def measure(
         Registered learner name or instance (default: ``"highmmt"`` when available, else
         ``"reference"``); ``learner_config`` updates its config.
     estimator : str or Estimator
-        ``"finetune"``, ``"budgeted"`` or ``"frozen"`` (see :mod:`hetero.measure.estimators`).
+        ``"finetune"``, ``"budgeted"``, ``"frozen"`` or ``"frozen_short"`` (the default; see
+        :mod:`hetero.measure.estimators`).
     interactions : bool, optional
         Measure interaction units too; None: when the learner supports them and some task
         has two modalities. True with a learner that cannot raises LearnerError.
