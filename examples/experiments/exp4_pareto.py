@@ -56,8 +56,9 @@ def run_seed(args, seed: int) -> None:
     net = C.new_model(suite, args, seed)
     C.train(net, suite, epochs=args.pretrain_epochs, seed=seed, args=args, stage="pretrain")
     pre = copy.deepcopy(net.state_dict())
+    wanted = args.configs.split(",") if args.configs else ORDER
     for name in ORDER:
-        if name not in ps:
+        if name not in ps or name not in wanted:
             continue
         plan = ps[name]
         m = C.new_model(suite, args, seed)
@@ -115,6 +116,7 @@ def main() -> None:
     ap.add_argument("--matrices", type=Path, default=None)
     ap.add_argument("--records", type=Path, nargs="*", default=None)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--configs", default=None, help="comma-separated subset, e.g. k=4,k=6")
     args = ap.parse_args()
     C.setup(args)
     if args.quick:
