@@ -17,7 +17,7 @@
 #
 # Environment overrides: HETERO (the hetero command), PYTHON, WORKERS (measure worker
 # processes, default: the number of cores), SEEDS (transfer seeds per entry), BASELINE_SEEDS
-# (seeds per scratch baseline), FRACTION
+# (seeds per baseline), UNIMODAL_GROUPS and CROSSMODAL_GROUPS (plan size), FRACTION
 # (measure this fraction of the ordered pairs and complete the rest), MAX_EPOCHS (probe
 # epoch cap), TRAIN_PRESET, PRETRAIN_EPOCHS, FINETUNE_EPOCHS.
 set -euo pipefail
@@ -31,13 +31,18 @@ if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
 WORKERS=${WORKERS:-$("$PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')}
-# Defaults sized for about 15 minutes on 2 idle cores (docs/benchmarks.md): two transfer
-# seeds (the least a split-half re-test needs), two seeds per scratch baseline
-# (bench_measure.py found no gain from doubling them), 60 % of the ordered pairs measured
-# and the rest completed by the symmetric low-rank completer.
+# Defaults sized for about 15 minutes on 2 idle cores (docs/benchmarks.md): every ordered
+# pair measured with the default frozen_short estimator, two transfer seeds (the least a
+# split-half re-test needs) and two seeds per baseline (bench_measure.py found no gain from
+# doubling them). FRACTION < 1 measures only part of the pairs and completes the rest.
 SEEDS=${SEEDS:-2}
 BASELINE_SEEDS=${BASELINE_SEEDS:-2}
-FRACTION=${FRACTION:-0.6}
+FRACTION=${FRACTION:-}
+# The parameter budget of the plan: k = 6 groups, 3 unimodal + 3 crossmodal, the paper's
+# worked example (sec. 3.1). Empty values let `hetero measure` cut each dendrogram at its
+# largest gap instead.
+UNIMODAL_GROUPS=${UNIMODAL_GROUPS-3}
+CROSSMODAL_GROUPS=${CROSSMODAL_GROUPS-3}
 MAX_EPOCHS=${MAX_EPOCHS:-}
 TRAIN_PRESET=${TRAIN_PRESET:-small}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-4}
@@ -70,6 +75,8 @@ measure_args=("$SUITE_FILE" -o "$OUT/measure" --learner "$LEARNER" --interaction
 if [[ -n "$SEEDS" ]]; then measure_args+=(--seeds "$SEEDS"); fi
 if [[ -n "$BASELINE_SEEDS" ]]; then measure_args+=(--baseline-seeds "$BASELINE_SEEDS"); fi
 if [[ -n "$FRACTION" ]]; then measure_args+=(--fraction "$FRACTION"); fi
+if [[ -n "$UNIMODAL_GROUPS" ]]; then measure_args+=(--unimodal-groups "$UNIMODAL_GROUPS"); fi
+if [[ -n "$CROSSMODAL_GROUPS" ]]; then measure_args+=(--crossmodal-groups "$CROSSMODAL_GROUPS"); fi
 if [[ -n "$MAX_EPOCHS" ]]; then measure_args+=(--max-epochs "$MAX_EPOCHS"); fi
 stage "1 measure" "$HETERO" measure "${measure_args[@]}"
 
