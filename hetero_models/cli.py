@@ -76,11 +76,29 @@ def _history_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def _accepts_keyword(model: str, keyword: str) -> bool:
+    """Whether registered model ``model`` takes ``keyword`` (unknown models: let create fail)."""
+    import inspect
+
+    from hetero_models.registry import _MODELS, _load_entry_points
+
+    _load_entry_points()
+    factory = _MODELS.get(model)
+    if factory is None:
+        return True
+    params = inspect.signature(factory).parameters.values()
+    return any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in params)
+
+
 def train_command(
     suite: str = typer.Argument(..., help="Suite YAML file (or a built-in suite name)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output directory."),
     plan: Path | None = typer.Option(None, "--plan", help="Grouping plan JSON for fine-tuning."),
-    preset: str = typer.Option("large", "--preset", help="HighMMT preset: small, medium, large."),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        help="Preset of models that take one (HighMMT: small, medium, large; default large).",
+    ),
     model: str = typer.Option("highmmt", "--model", help="Registered model name."),
     pretrain_epochs: int = typer.Option(10, "--pretrain-epochs", min=0),
     finetune_epochs: int = typer.Option(10, "--finetune-epochs", min=0),
@@ -112,11 +130,14 @@ def train_command(
 
     the_suite = load_suite_arg(suite)
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
+    hparams = {} if preset is None else {"preset": preset}
+    if hparams and not _accepts_keyword(model, "preset"):
+        raise HeteroError(f"--preset: model {model!r} takes no preset")
     net, history = train_two_stage(
         the_suite,
         the_plan,
         model=model,
-        hparams={"preset": preset},
+        hparams=hparams,
         pretrain_epochs=pretrain_epochs,
         finetune_epochs=finetune_epochs,
         seed=seed,

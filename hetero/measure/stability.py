@@ -107,7 +107,7 @@ def _brown(r: float) -> float:
 def reliability_statement(retest: Mapping[str, Any] | None) -> str:
     """One plain sentence on whether the matrix can be acted on."""
     if retest is None:
-        return "reliability unknown: a test-retest needs at least 2 seeds (--seeds 2 or more)"
+        return "reliability unknown: no test-retest was run (use --retest with at least 2 seeds)"
     rd, rfull = retest.get("spearman_d"), retest.get("spearman_d_full")
     if rd is None or not np.isfinite(rd):
         return "reliability unknown: too few comparable entries for a test-retest correlation"
