@@ -41,11 +41,11 @@ import campaign
 CONDITIONS = [
     ("finetune, 1 seed, 1 baseline (naive)", "finetune", 30, None, 1, 1),
     ("frozen, 1 seed, 1 baseline", "frozen", 30, None, 1, 1),
-    ("frozen E=5, 1 seed, 2 baselines", "frozen", 30, 5, 1, 2),
+    ("frozen E=5, 1 seed, 2 baselines (as frozen_short)", "frozen", 30, 5, 1, 2),
     ("frozen E=10, 1 seed, 2 baselines", "frozen", 30, 10, 1, 2),
     ("frozen E=20, 1 seed, 2 baselines", "frozen", 30, 20, 1, 2),
-    ("frozen E=30, 1 seed, 2 baselines (default)", "frozen", 30, None, 1, 2),
-    ("frozen E=30, 2 seeds, 4 baselines (default)", "frozen", 30, None, 2, 4),
+    ("frozen E=30, 1 seed, 2 baselines", "frozen", 30, None, 1, 2),
+    ("frozen E=30, 2 seeds, 4 baselines", "frozen", 30, None, 2, 4),
 ]
 QUICK_CONDITIONS = [
     ("finetune, 1 seed, 1 baseline (naive)", "finetune", 3, None, 1, 1),
