@@ -112,7 +112,8 @@ def test_estimators_registry_and_default():
     assert DEFAULT_ESTIMATOR in ESTIMATORS
     assert get_estimator("budgeted", budget_epochs=3).budget_epochs == 3
     with pytest.raises(
-        HeteroError, match=r"unknown estimator 'x' \(valid: budgeted, finetune, frozen, frozen_short\)"
+        HeteroError,
+        match=r"unknown estimator 'x' \(valid: budgeted, finetune, frozen, frozen_short\)",
     ):
         get_estimator("x")
 
