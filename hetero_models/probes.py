@@ -229,10 +229,7 @@ class HighMMTProbe(Learner):
         max_epochs: int | None = None,
         return_state: bool = False,
     ) -> FitResult:
-        self.check_unit(task, unit)
-        self.check_mode(mode)
-        if mode == "frozen" and init_state is None:
-            raise LearnerError("mode='frozen' needs an init_state (the body to freeze)")
+        self.check_fit(task, unit, mode, init_state)
         threads = os.environ.get("HETERO_WORKER_THREADS")
         if threads:
             torch.set_num_threads(int(threads))

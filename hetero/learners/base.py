@@ -295,3 +295,12 @@ class Learner:
         if mode not in FIT_MODES:
             raise LearnerError(f"fit mode {mode!r} is not one of {', '.join(FIT_MODES)}")
         return mode
+
+    def check_fit(
+        self, task: Task, unit: Unit, mode: str, init_state: TransferState | None
+    ) -> None:
+        """The argument checks every :meth:`fit` starts with (unit, mode, frozen source)."""
+        self.check_unit(task, unit)
+        self.check_mode(mode)
+        if mode == "frozen" and init_state is None:
+            raise LearnerError("mode='frozen' needs an init_state (the body to freeze)")

@@ -279,10 +279,7 @@ class ReferenceLearner(Learner):
         max_epochs: int | None = None,
         return_state: bool = False,
     ) -> FitResult:
-        self.check_unit(task, unit)
-        self.check_mode(mode)
-        if mode == "frozen" and init_state is None:
-            raise LearnerError("mode='frozen' needs an init_state (the body to freeze)")
+        self.check_fit(task, unit, mode, init_state)
         kind = _loss_kind(task)
         n_out = int(task.n_outputs)
         x_tr, y_tr = _unit_inputs(task, unit, "train")
