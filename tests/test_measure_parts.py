@@ -264,7 +264,7 @@ def test_split_half_retest_reliable_vs_noise():
     assert not out["reliable"] and "NOT reliable enough to act on" in out["statement"]
     assert split_half_retest(labels, trans, base, seeds=[0], baseline_seeds=[0, 1],
                              to_distance=_to_d) is None  # fmt: skip
-    assert "needs at least 2 seeds" in reliability_statement(None)
+    assert "use --retest with at least 2 seeds" in reliability_statement(None)
 
 
 def test_co_assignment_frequencies():
