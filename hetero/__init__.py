@@ -6,8 +6,7 @@ on first access so that ``import hetero`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hetero._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -57,15 +56,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'hetero' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -6,8 +6,7 @@ train`` plug-in) does not import torch; the first access to a model name does.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hetero._lazy import lazy_exports
 
 # public name -> defining module
 _EXPORTS: dict[str, str] = {
@@ -39,15 +38,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'hetero_models' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)
