@@ -64,6 +64,26 @@ def add_common_args(ap: argparse.ArgumentParser, *, seeds: int = 3) -> argparse.
     return ap
 
 
+def add_measurement_args(
+    ap: argparse.ArgumentParser, *, rescoring: bool = False
+) -> argparse.ArgumentParser:
+    """Options of the experiments that read (or make) a measurement campaign's run records.
+
+    ``rescoring`` adds ``--score-cap`` and ``--epochs`` (experiments 1-3).
+    """
+    ap.add_argument("--records", type=Path, nargs="*", default=None)
+    ap.add_argument("--workers", type=int, default=1)
+    if rescoring:
+        ap.add_argument(
+            "--score-cap",
+            type=int,
+            default=None,
+            help="re-score target-side runs at this epoch cap (see exp0)",
+        )
+        ap.add_argument("--epochs", type=int, default=30, help="probe epoch cap of the measurement")
+    return ap
+
+
 def setup(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     try:

@@ -179,10 +179,9 @@ def figure(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     ap = C.add_common_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
-    ap.add_argument("--records", type=Path, nargs="*", default=None)
+    C.add_measurement_args(ap)
     ap.add_argument("--splits", type=int, default=6, help="most disjoint seed splits")
     ap.add_argument("--k", type=int, default=4, help="plan groups for the ARI")
-    ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--tasks", default=None, help="comma-separated subset of the suite's tasks")
     args = ap.parse_args()
     C.setup(args)

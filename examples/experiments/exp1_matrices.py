@@ -137,15 +137,7 @@ def write_matrices_and_figures(levels: dict, out: Path, k_uni: int | None, k_cro
 
 def main() -> None:
     ap = C.add_common_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
-    ap.add_argument("--records", type=Path, nargs="*", default=None)
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument(
-        "--score-cap",
-        type=int,
-        default=None,
-        help="re-score target-side runs at this epoch cap (see exp0)",
-    )
-    ap.add_argument("--epochs", type=int, default=30, help="probe epoch cap of the measurement")
+    C.add_measurement_args(ap, rescoring=True)
     ap.add_argument("--unimodal-groups", type=int, default=None)
     ap.add_argument("--crossmodal-groups", type=int, default=None)
     args = ap.parse_args()

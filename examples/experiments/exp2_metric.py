@@ -101,15 +101,7 @@ def figure(spectra: dict, path: Path) -> None:
 
 def main() -> None:
     ap = C.add_common_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
-    ap.add_argument("--records", type=Path, nargs="*", default=None)
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument(
-        "--score-cap",
-        type=int,
-        default=None,
-        help="re-score target-side runs at this epoch cap (see exp0)",
-    )
-    ap.add_argument("--epochs", type=int, default=30)
+    C.add_measurement_args(ap, rescoring=True)
     args = ap.parse_args()
     C.setup(args)
     suite = C.load_suite(args)
