@@ -1,7 +1,13 @@
-"""Atomic file writes and JSON helpers.
+"""Atomic file writes and guarded reads of JSON, YAML and ``.npy`` / ``.npz`` data.
 
 A result file is either absent or complete: content goes to a temporary file in the same
 directory, is flushed to disk and then renamed over the target (atomic on POSIX).
+
+Every reader here treats its input as untrusted: it reads only regular files (a FIFO or a
+device would block or never end), refuses files larger than a limit before reading them,
+bounds what parsing may expand to (YAML aliases, JSON nesting, ``.npy`` headers that claim
+more data than the file holds) and turns every failure into a one-line error naming the
+file. Nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -9,11 +15,32 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "read_json", "to_jsonable", "write_json"]
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "MAX_YAML_NODES",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_npy_member",
+    "check_output_dir",
+    "check_output_file",
+    "read_json",
+    "read_npy",
+    "read_text_file",
+    "read_yaml",
+    "require_regular_file",
+    "to_jsonable",
+    "write_json",
+]
+
+#: Largest JSON / YAML file read (bytes). Matrices of thousands of units stay far below.
+MAX_TEXT_BYTES = 64 * 2**20
+#: Most nodes a YAML document may expand to once its aliases are followed.
+MAX_YAML_NODES = 1_000_000
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -87,26 +114,277 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2) -> Path:
     return atomic_write_text(path, text)
 
 
-def read_json(path: str | os.PathLike, *, error: type[Exception] | None = None) -> Any:
-    """Read a JSON file; raise ``error`` (a HeteroError subclass) with a one-line message.
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` (a directory) if needed and prove it writable, before any work starts.
 
-    Missing files and malformed JSON both become ``error(message, source=path)``.
+    Raises a one-line :class:`~hetero.errors.HeteroError` when ``path`` is an existing file or
+    cannot be created or written.
+    """
+    from hetero.errors import HeteroError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise HeteroError(
+            "exists and is not a directory; expected an output directory", source=path
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".hetero-write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise HeteroError(
+            f"output directory is not writable ({exc.strerror or exc})", source=path
+        ) from None
+    return path
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Check that ``path`` can be written as a file (not a directory, parent writable)."""
+    from hetero.errors import HeteroError
+
+    path = Path(path)
+    if path.is_dir():
+        raise HeteroError("is a directory; expected an output file path", source=path)
+    if path.exists() and not path.is_file():
+        raise HeteroError("exists and is not a regular file", source=path)
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise HeteroError(f"{parent} is not a directory", source=path)
+    probe_dir = parent
+    while not probe_dir.exists():  # the nearest existing ancestor must be writable
+        probe_dir = probe_dir.parent
+    if not os.access(probe_dir, os.W_OK | os.X_OK):
+        raise HeteroError(f"cannot write in {probe_dir} (permission denied)", source=path)
+    return path
+
+
+def require_regular_file(
+    path: str | os.PathLike, *, what: str = "a file", error: type[Exception] | None = None
+) -> Path:
+    """Return ``path`` if it is a regular file (symlinks followed); else raise ``error``.
+
+    Directories, FIFOs, sockets and devices are refused *before* anything opens them: opening
+    a FIFO for reading blocks until a writer appears, a device may never end.
     """
     from hetero.errors import HeteroError
 
     error = error or HeteroError
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise error("file not found", source=path) from None
-    except IsADirectoryError:
-        raise error("expected a JSON file, found a directory", source=path) from None
     except OSError as exc:
-        raise error(f"cannot read file ({exc.strerror})", source=path) from None
+        raise error(f"cannot read file ({exc.strerror or exc})", source=path) from None
+    if stat.S_ISREG(mode):
+        return path
+    kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+    if stat.S_ISFIFO(mode):
+        kind = "a FIFO"
+    raise error(f"expected {what}, found {kind}", source=path)
+
+
+def read_text_file(
+    path: str | os.PathLike,
+    *,
+    what: str = "a text file",
+    error: type[Exception] | None = None,
+    max_bytes: int = MAX_TEXT_BYTES,
+) -> str:
+    """Read a regular UTF-8 file of at most ``max_bytes``; one-line ``error`` otherwise."""
+    from hetero.errors import HeteroError
+
+    error = error or HeteroError
+    path = require_regular_file(path, what=what, error=error)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(
+                f"file is {size:,} bytes; expected {what} of at most {max_bytes:,}", source=path
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read file ({exc.strerror or exc})", source=path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            f"expected {what} in UTF-8",
+            source=path,
+        ) from None
+
+
+def read_json(
+    path: str | os.PathLike,
+    *,
+    error: type[Exception] | None = None,
+    max_bytes: int = MAX_TEXT_BYTES,
+) -> Any:
+    """Read a JSON file; raise ``error`` (a HeteroError subclass) with a one-line message.
+
+    Missing, special, oversized, non-UTF-8, malformed and too deeply nested files all become
+    ``error(message, source=path)``. ``NaN`` / ``Infinity`` tokens are read as floats; the
+    caller decides what they mean.
+    """
+    from hetero.errors import HeteroError
+
+    error = error or HeteroError
+    text = read_text_file(path, what="a JSON file", error=error, max_bytes=max_bytes)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise error(
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=path
         ) from None
+    except RecursionError:
+        raise error("JSON nested too deeply", source=path) from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
+        raise error(f"malformed JSON ({exc})", source=path) from None
+
+
+def read_yaml(
+    path: str | os.PathLike,
+    *,
+    error: type[Exception] | None = None,
+    max_bytes: int = MAX_TEXT_BYTES,
+    max_nodes: int = MAX_YAML_NODES,
+) -> Any:
+    """Parse a YAML file with the safe loader, bounded in size and alias expansion.
+
+    A few hundred bytes of nested aliases can stand for billions of nodes (a "billion
+    laughs" document): the composed node graph is measured, with aliases expanded, before
+    any Python object is built, and a document over ``max_nodes`` or with a recursive
+    alias is refused.
+    """
+    import yaml
+
+    from hetero.errors import HeteroError
+
+    error = error or HeteroError
+    text = read_text_file(path, what="a YAML file", error=error, max_bytes=max_bytes)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_yaml_size(node, max_nodes, path, error)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise error(f"malformed YAML{where}: {problem}", source=path) from None
+    except RecursionError:
+        raise error("YAML nested too deeply", source=path) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        raise error(f"malformed YAML ({exc})", source=path) from None
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_size(root: Any, max_nodes: int, path: Any, error: type[Exception]) -> None:
+    """Count the nodes ``root`` expands to (aliases followed) without expanding it."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    # Iterative post-order walk: memoised per node, so shared (aliased) nodes cost once.
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            if isinstance(node, yaml.MappingNode):
+                children = [c for kv in node.value for c in kv]
+            else:
+                children = node.value
+            total = 1 + sum(sizes[id(c)] for c in children)
+            if total > max_nodes:
+                raise error(
+                    f"YAML expands to more than {max_nodes:,} nodes through its aliases; "
+                    "expected a plain document",
+                    source=path,
+                )
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if not isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
+            sizes[key] = 1
+            continue
+        if key in active:
+            raise error("recursive YAML alias (an anchor used inside itself)", source=path)
+        active.add(key)
+        stack.append((node, True))
+        children = (
+            [c for kv in node.value for c in kv]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+        )
+        for child in children:
+            if id(child) in active:
+                raise error("recursive YAML alias (an anchor used inside itself)", source=path)
+            stack.append((child, False))
+
+
+def check_npy_member(
+    header_source: Any, available: int, *, name: str, path: Any, error: type[Exception]
+) -> tuple[tuple[int, ...], Any]:
+    """Read a ``.npy`` header from the open binary file ``header_source`` and check it.
+
+    Returns ``(shape, dtype)``. Refuses object dtypes (they would need unpickling) and a
+    header that claims more data than the ``available`` bytes after it, so a forged header
+    cannot make numpy allocate terabytes before it finds the data missing.
+    """
+    import numpy as np
+
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(header_source)
+        start = header_source.tell()
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(header_source)
+        else:
+            shape, _, dtype = fmt.read_array_header_2_0(header_source)
+        header_len = header_source.tell() - start
+    except (ValueError, OSError, EOFError) as exc:
+        raise error(
+            f"array '{name}': bad .npy header ({' '.join(str(exc).split())})", source=path
+        ) from None
+    if dtype.hasobject:
+        raise error(
+            f"array '{name}' holds Python objects (dtype object), which would need unpickling; "
+            "expected numeric arrays (files are never unpickled)",
+            source=path,
+        )
+    n_items = 1
+    for dim in shape:
+        n_items *= int(dim)
+    claimed = n_items * dtype.itemsize
+    held = available - header_len - 8  # magic string and version bytes
+    if claimed > held:
+        raise error(
+            f"array '{name}': header claims shape {tuple(shape)} of {dtype} ({claimed:,} bytes) "
+            f"but the file holds {max(held, 0):,}; expected a complete .npy array",
+            source=path,
+        )
+    return tuple(shape), dtype
+
+
+def read_npy(path: str | os.PathLike, *, error: type[Exception] | None = None) -> Any:
+    """Load one ``.npy`` array (never unpickled), its header checked before allocation."""
+    import numpy as np
+
+    from hetero.errors import HeteroError
+
+    error = error or HeteroError
+    path = require_regular_file(path, what="an .npy file", error=error)
+    try:
+        with open(path, "rb") as fh:
+            check_npy_member(fh, path.stat().st_size, name=path.stem, path=path, error=error)
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise error(f"cannot read .npy ({' '.join(str(exc).split())})", source=path) from None

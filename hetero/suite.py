@@ -865,63 +865,7 @@ class Task:
         # declared modalities -> (Modality without shape check, array key)
         if modalities is None:
             modalities = [k for k in arrays if k not in _RESERVED]
-        decls: list[tuple[Modality, str, str]] = []  # (modality, array key, field of the key)
-        for i, m in enumerate(modalities):
-            fld = f"modalities[{i}]"
-            if isinstance(m, Modality):
-                decls.append((m, m.name, f"{fld}.name"))
-                continue
-            if isinstance(m, str):
-                m = {"name": m}
-            if not isinstance(m, Mapping):
-                raise _fail(src, name, fld, f"expected a Modality, a mapping or a name, got {m!r}")
-            for key in m:
-                if key not in _MODALITY_KEYS:
-                    raise _fail(src, name, fld, _unknown_key_reason(key, _MODALITY_KEYS))
-            if "name" not in m:
-                raise _fail(src, name, f"{fld}.name", "missing; expected the modality name")
-            fields = {k: v for k, v in m.items() if k != "array"}
-            if "shape" in fields:
-                if not isinstance(fields["shape"], (list, tuple)):
-                    raise _fail(
-                        src,
-                        name,
-                        f"{fld}.shape",
-                        f"expected a list of positive ints, got {fields['shape']!r}",
-                    )
-                fields["shape"] = tuple(fields["shape"])
-            full = {
-                "kind": "other",
-                "shape": (),
-                "positional_axes": None,
-                "num_freq_bands": 6,
-                "max_freq": 10.0,
-                **fields,
-            }
-            problem = _modality_field_problem(
-                full["name"],
-                full["kind"],
-                full["shape"],
-                full["positional_axes"],
-                full["num_freq_bands"],
-                full["max_freq"],
-            )
-            if problem is not None:
-                raise _fail(src, name, f"{fld}.{problem[0]}", problem[1])
-            key = m.get("array", m["name"])
-            key_fld = f"{fld}.array" if "array" in m else f"{fld}.name"
-            if not isinstance(key, str) or not key:
-                raise _fail(src, name, f"{fld}.array", f"expected an array name, got {key!r}")
-            decls.append((Modality(**full), key, key_fld))
-        if not decls:
-            raise _fail(src, name, "modalities", "no modalities; expected at least one")
-        seen: set[str] = set()
-        for i, (m, _, _) in enumerate(decls):
-            if m.name in seen:
-                raise _fail(
-                    src, name, f"modalities[{i}].name", f"duplicate modality name '{m.name}'"
-                )
-            seen.add(m.name)
+        decls = _modality_decls(modalities, src, name)
 
         # arrays
         found = sorted(arrays) + ([] if y is None else ["y"])
@@ -1340,29 +1284,22 @@ class Suite:
     # ---------------------------------------------------------------- construction
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> Suite:
-        """Load a suite from a YAML file (see the module docstring for the format)."""
-        import yaml
+    def from_yaml(cls, path: str | os.PathLike, *, trust_pickle: bool = False) -> Suite:
+        """Load a suite from a YAML file (see the module docstring for the format).
+
+        ``trust_pickle=True`` lets ``dataset:`` tasks whose loader reads a pickle (MultiBench
+        ``affect``, ``mimic``) unpickle their file. Only the caller can grant this: a suite
+        file that sets ``trust_pickle`` in a task's options is rejected.
+        """
+        from hetero._io import read_yaml
 
         path = Path(path).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SuiteError("suite file not found", source=path) from None
-        except IsADirectoryError:
-            raise SuiteError("expected a YAML file, found a directory", source=path) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SuiteError(f"cannot read suite file ({exc})", source=path) from None
-        try:
-            d = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise SuiteError(f"malformed YAML{where}: {problem}", source=path) from None
+        if not path.exists():
+            raise SuiteError("suite file not found", source=path)
+        d = read_yaml(path, error=SuiteError)
         if isinstance(d, Mapping) and "name" not in d:
             d = {"name": path.stem, **d}
-        return cls.from_dict(d, base_dir=path.parent, source=path)
+        return cls.from_dict(d, base_dir=path.parent, source=path, trust_pickle=trust_pickle)
 
     @classmethod
     def from_dict(
@@ -1370,6 +1307,8 @@ class Suite:
         d: Mapping[str, Any],
         base_dir: str | os.PathLike | None = None,
         source: str | os.PathLike | None = None,
+        *,
+        trust_pickle: bool = False,
     ) -> Suite:
         """Build a suite from a parsed YAML mapping.
 
@@ -1381,6 +1320,9 @@ class Suite:
             Folder that relative ``data:`` paths are resolved against (default: cwd).
         source : path-like, optional
             File the mapping came from (for error messages).
+        trust_pickle : bool
+            Allow ``dataset:`` loaders that read pickles to unpickle (the caller's decision;
+            ``trust_pickle`` inside the mapping is rejected).
         """
         src = None if source is None else str(source)
         base = Path.cwd() if base_dir is None else Path(base_dir)
@@ -1400,7 +1342,7 @@ class Suite:
         tasks: list[Task] = []
         seen: dict[str, int] = {}
         for i, td in enumerate(raw_tasks):
-            task = _task_from_dict(td, i, base, src)
+            task = _task_from_dict(td, i, base, src, trust_pickle)
             if task.name in seen:
                 raise SuiteError(
                     f"tasks[{i}].name: duplicate task name '{task.name}' (also tasks[{seen[task.name]}])",
@@ -1529,7 +1471,75 @@ class Suite:
 # --------------------------------------------------------------------------- YAML tasks
 
 
-def _task_from_dict(td: Any, i: int, base: Path, src: str | None) -> Task:
+def _modality_decls(
+    modalities: Sequence[Modality | Mapping[str, Any] | str], src: str | None, name: str
+) -> list[tuple[Modality, str, str]]:
+    """Validate declared modalities: (Modality without shape check, array key, key's field).
+
+    Only the declaration is checked (not the arrays), so a suite file's modality errors are
+    reported against the YAML before its data file is read.
+    """
+    decls: list[tuple[Modality, str, str]] = []  # (modality, array key, field of the key)
+    for i, m in enumerate(modalities):
+        fld = f"modalities[{i}]"
+        if isinstance(m, Modality):
+            decls.append((m, m.name, f"{fld}.name"))
+            continue
+        if isinstance(m, str):
+            m = {"name": m}
+        if not isinstance(m, Mapping):
+            raise _fail(src, name, fld, f"expected a Modality, a mapping or a name, got {m!r}")
+        for key in m:
+            if key not in _MODALITY_KEYS:
+                raise _fail(src, name, fld, _unknown_key_reason(key, _MODALITY_KEYS))
+        if "name" not in m:
+            raise _fail(src, name, f"{fld}.name", "missing; expected the modality name")
+        fields = {k: v for k, v in m.items() if k != "array"}
+        if "shape" in fields:
+            if not isinstance(fields["shape"], (list, tuple)):
+                raise _fail(
+                    src,
+                    name,
+                    f"{fld}.shape",
+                    f"expected a list of positive ints, got {fields['shape']!r}",
+                )
+            fields["shape"] = tuple(fields["shape"])
+        full = {
+            "kind": "other",
+            "shape": (),
+            "positional_axes": None,
+            "num_freq_bands": 6,
+            "max_freq": 10.0,
+            **fields,
+        }
+        problem = _modality_field_problem(
+            full["name"],
+            full["kind"],
+            full["shape"],
+            full["positional_axes"],
+            full["num_freq_bands"],
+            full["max_freq"],
+        )
+        if problem is not None:
+            raise _fail(src, name, f"{fld}.{problem[0]}", problem[1])
+        key = m.get("array", m["name"])
+        key_fld = f"{fld}.array" if "array" in m else f"{fld}.name"
+        if not isinstance(key, str) or not key:
+            raise _fail(src, name, f"{fld}.array", f"expected an array name, got {key!r}")
+        decls.append((Modality(**full), key, key_fld))
+    if not decls:
+        raise _fail(src, name, "modalities", "no modalities; expected at least one")
+    seen: set[str] = set()
+    for i, (m, _, _) in enumerate(decls):
+        if m.name in seen:
+            raise _fail(src, name, f"modalities[{i}].name", f"duplicate modality name '{m.name}'")
+        seen.add(m.name)
+    return decls
+
+
+def _task_from_dict(
+    td: Any, i: int, base: Path, src: str | None, trust_pickle: bool = False
+) -> Task:
     if not isinstance(td, Mapping):
         raise SuiteError(
             f"tasks[{i}]: expected a mapping with name, data, target, modalities; got {td!r}",
@@ -1539,7 +1549,7 @@ def _task_from_dict(td: Any, i: int, base: Path, src: str | None) -> Task:
     if "dataset" in td and "data" in td:
         raise _fail(src, label, "data", "give either 'data: FILE.npz' or 'dataset: NAME', not both")
     if "dataset" in td:
-        return _task_from_dataset(td, label, src)
+        return _task_from_dataset(td, label, src, trust_pickle)
     for key in td:
         if key not in _NPZ_TASK_KEYS:
             raise _fail(src, label, None, _unknown_key_reason(key, _NPZ_TASK_KEYS))
@@ -1590,6 +1600,8 @@ def _task_from_dict(td: Any, i: int, base: Path, src: str | None) -> Task:
     path = Path(data).expanduser()
     if not path.is_absolute():
         path = base / path
+    if isinstance(mods, list):  # declaration errors name the YAML, before the data is read
+        _modality_decls(mods, src, name)
     arrays = _read_npz(path, name, yaml_source=src)
     npz_src = str(path)
     idx = {k: arrays.pop(k) for k in ("train_idx", "val_idx", "test_idx") if k in arrays}
@@ -1614,48 +1626,45 @@ def _task_from_dict(td: Any, i: int, base: Path, src: str | None) -> Task:
 
 
 def _read_npz(path: Path, task: str, *, yaml_source: str | None) -> dict[str, np.ndarray]:
+    from hetero._io import check_npy_member
+
     if not path.exists():
         raise _fail(yaml_source, task, "data", f"file not found: {path}")
     if path.is_dir():
         raise _fail(yaml_source, task, "data", f"{path} is a directory; expected an .npz file")
+    if not path.is_file():
+        raise _fail(yaml_source, task, "data", f"{path} is not a regular file (a FIFO or device?)")
     src = str(path)
+
+    def error(message: str, source: object = None) -> SuiteError:
+        return _fail(src, task, "data", message)
+
+    expected = "expected an .npz file written by numpy.savez"
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        # Every member's header is read and checked before numpy allocates anything.
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                with zf.open(info) as member:
+                    check_npy_member(member, info.file_size, name=key, path=src, error=error)
         npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise _fail(
-            src,
-            task,
-            "data",
-            f"cannot read npz ({' '.join(str(exc).split())}); expected an .npz file written by numpy.savez",
-        ) from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise _fail(
-            src,
-            task,
-            "data",
-            "holds a single array (.npy); expected an .npz archive of named arrays",
-        )
-    out: dict[str, np.ndarray] = {}
-    with npz:
-        for key in npz.files:
-            try:
-                out[key] = npz[key]
-            except ValueError as exc:
-                if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                    raise _fail(
-                        src,
-                        task,
-                        "data",
-                        f"array '{key}' holds Python objects (dtype object), which would need "
-                        "unpickling; expected numeric arrays (npz files are never unpickled)",
-                    ) from None
-                raise _fail(src, task, "data", f"cannot read array '{key}' ({exc})") from None
-            except (OSError, zipfile.BadZipFile, EOFError) as exc:
-                raise _fail(src, task, "data", f"cannot read array '{key}' ({exc})") from None
-    return out
+        with npz:
+            return {key: npz[key] for key in npz.files}
+    except zipfile.BadZipFile:
+        if magic == b"\x93NUMPY":
+            raise error(
+                "holds a single array (.npy); expected an .npz archive of named arrays"
+            ) from None
+        raise error(f"not a zip archive; {expected}") from None
+    except (OSError, ValueError, EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
+        raise error(f"cannot read npz ({' '.join(str(exc).split())}); {expected}") from None
 
 
-def _task_from_dataset(td: Mapping[str, Any], label: str, src: str | None) -> Task:
+def _task_from_dataset(
+    td: Mapping[str, Any], label: str, src: str | None, trust_pickle: bool = False
+) -> Task:
     for key in td:
         if key not in _DATASET_TASK_KEYS:
             if key in _NPZ_TASK_KEYS:
@@ -1673,6 +1682,15 @@ def _task_from_dataset(td: Mapping[str, Any], label: str, src: str | None) -> Ta
     options = td.get("options") or {}
     if not isinstance(options, Mapping):
         raise _fail(src, label, "options", f"expected a mapping of loader options, got {options!r}")
+    if "trust_pickle" in options:
+        # Unpickling runs code: only the person running the command may allow it.
+        raise _fail(
+            src,
+            label,
+            "options.trust_pickle",
+            "a suite file cannot allow unpickling; the person running the command opts in "
+            "with --trust-pickle (trust_pickle=True in Python)",
+        )
     if "name" in td:
         why = _check_name(td["name"])
         if why is not None:
@@ -1693,6 +1711,14 @@ def _task_from_dataset(td: Mapping[str, Any], label: str, src: str | None) -> Ta
         raise _fail(
             src, label, "dataset", "hetero.datasets has no load_task(); cannot load datasets"
         )
+    if trust_pickle:
+        info = getattr(module, "dataset_info", None)
+        try:
+            takes_trust = info is not None and "trust_pickle" in info(dataset).options()
+        except HeteroError:
+            takes_trust = False  # unknown dataset: load_task below says so
+        if takes_trust:
+            options = {**options, "trust_pickle": True}
     try:
         inspect.signature(load_task).bind(dataset, **options)
     except TypeError as exc:
@@ -1720,8 +1746,12 @@ def _task_from_dataset(td: Mapping[str, Any], label: str, src: str | None) -> Ta
 # --------------------------------------------------------------------------- entry point
 
 
-def load_suite(path: str | os.PathLike | Suite) -> Suite:
-    """Load a suite from a YAML file (a :class:`Suite` is returned unchanged)."""
+def load_suite(path: str | os.PathLike | Suite, *, trust_pickle: bool = False) -> Suite:
+    """Load a suite from a YAML file (a :class:`Suite` is returned unchanged).
+
+    ``trust_pickle=True`` allows pickle-reading dataset loaders to unpickle; see
+    :meth:`Suite.from_yaml`.
+    """
     if isinstance(path, Suite):
         return path
-    return Suite.from_yaml(path)
+    return Suite.from_yaml(path, trust_pickle=trust_pickle)

@@ -25,19 +25,22 @@ from hetero.errors import HeteroError
 __all__ = ["load_plan_file", "load_suite_arg", "register", "train_command"]
 
 
-def load_suite_arg(value: str):
-    """A suite YAML path, or a built-in suite name when :mod:`hetero.datasets` has one."""
+def load_suite_arg(value: str, *, trust_pickle: bool = False):
+    """A suite YAML path, or a built-in suite name when :mod:`hetero.datasets` has one.
+
+    ``trust_pickle`` comes from the person running the command (``--trust-pickle``).
+    """
     path = Path(value).expanduser()
-    if path.is_file():
+    if path.exists():
         from hetero.suite import load_suite
 
-        return load_suite(path)
+        return load_suite(path, trust_pickle=trust_pickle)
     try:
         from hetero.datasets import get_suite
     except ImportError:
         get_suite = None
     if get_suite is not None and not value.endswith((".yaml", ".yml")):
-        return get_suite(value)
+        return get_suite(value, trust_pickle=trust_pickle)
     raise HeteroError("suite file not found", source=value)
 
 
@@ -109,11 +112,16 @@ def train_command(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, "--seed"),
     quiet: bool = typer.Option(False, "--quiet", help="No per-epoch progress lines."),
+    trust_pickle: bool = typer.Option(
+        False,
+        "--trust-pickle",
+        help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
+    ),
 ) -> None:
     """Pre-train a fully shared model, fine-tune it with a plan, write metrics and weights."""
     import torch
 
-    from hetero._io import atomic_write_text, write_json
+    from hetero._io import atomic_write_text, check_output_dir, write_json
     from hetero._provenance import provenance
     from hetero_models.registry import save_model
     from hetero_models.trainer import Trainer, resolve_device, train_two_stage
@@ -128,11 +136,14 @@ def train_command(
         torch.distributed.init_process_group(backend)
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
 
-    the_suite = load_suite_arg(suite)
+    # every input and the output checked before anything trains
+    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle)
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
     hparams = {} if preset is None else {"preset": preset}
     if hparams and not _accepts_keyword(model, "preset"):
         raise HeteroError(f"--preset: model {model!r} takes no preset")
+    if rank == 0:
+        check_output_dir(output)
     net, history = train_two_stage(
         the_suite,
         the_plan,
@@ -174,7 +185,6 @@ def train_command(
             "groups": net.groups(),
             "provenance": {**provenance(**config), "torch": torch.__version__},
         }
-        output.mkdir(parents=True, exist_ok=True)
         save_model(net, output)
         atomic_write_text(output / "history.csv", _history_csv(history))
         write_json(output / "metrics.json", metrics)

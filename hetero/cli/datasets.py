@@ -195,6 +195,8 @@ def show_command(
         )
     if name in list_datasets():
         options = _parse_options(option)
+        if "trust_pickle" in options:
+            raise DatasetError("--option trust_pickle: use the --trust-pickle flag instead")
         loader_opts = dataset_info(name).options()
         if data_dir is not None and "data_dir" in loader_opts:
             options.setdefault("data_dir", str(data_dir))
@@ -205,7 +207,7 @@ def show_command(
     else:
         if option:
             raise DatasetError("--option applies to a dataset, not a suite (edit the suite YAML)")
-        summary = get_suite(name, data_dir=data_dir).summary()
+        summary = get_suite(name, data_dir=data_dir, trust_pickle=trust_pickle).summary()
         printer = _print_suite
     if as_json:
         typer.echo(json.dumps(to_jsonable(summary), indent=2))

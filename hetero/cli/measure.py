@@ -214,6 +214,11 @@ def register(app: typer.Typer) -> None:
             "--data-dir",
             help="Folder of local dataset copies for path loaders (default $HETERO_DATA_DIR).",
         ),
+        trust_pickle: bool = typer.Option(
+            False,
+            "--trust-pickle",
+            help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
+        ),
     ) -> None:
         """Train and transfer to measure heterogeneity; write matrices, checks and a plan."""
         from hetero.datasets import get_suite
@@ -232,9 +237,8 @@ def register(app: typer.Typer) -> None:
                 ) from None
         else:
             seeds_val = "auto"
-        suite_obj = get_suite(
-            suite, data_dir=data_dir
-        )  # bad suites fail here, before anything trains
+        # bad suites fail here, before anything trains
+        suite_obj = get_suite(suite, data_dir=data_dir, trust_pickle=trust_pickle)
         name = learner or default_learner_name()
         if not quiet:
             why = (

@@ -270,7 +270,12 @@ def suite_path(name: str) -> Path:
     return path
 
 
-def get_suite(name: str | os.PathLike, *, data_dir: str | os.PathLike | None = None) -> Any:
+def get_suite(
+    name: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    trust_pickle: bool = False,
+) -> Any:
     """Load a built-in suite by name (``mini``, ``full``) or a suite YAML file by path.
 
     Parameters
@@ -281,31 +286,33 @@ def get_suite(name: str | os.PathLike, *, data_dir: str | os.PathLike | None = N
         Folder holding local copies of the path datasets (``fsdd/recordings``,
         ``racketsports/``, ``citeseer/CiteSeer.mat``); default $HETERO_DATA_DIR. Passed to
         every ``dataset:`` task whose loader takes ``data_dir`` and was given no path.
+    trust_pickle : bool
+        Let loaders that read pickles (``affect``, ``mimic``) unpickle their files. Only the
+        caller can allow this (``--trust-pickle``); a suite file cannot.
 
     Returns
     -------
     Suite
     """
-    import yaml
-
+    from hetero._io import read_yaml
     from hetero.suite import Suite
 
     text_name = os.fspath(name)
     is_file = text_name.endswith((".yaml", ".yml")) or os.sep in text_name
     path = Path(text_name).expanduser() if is_file else suite_path(text_name)
-    if is_file and not path.is_file():
+    if not path.exists():
         raise DatasetError("suite file not found", source=path)
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DatasetError(f"malformed YAML ({' '.join(str(exc).split())})", source=path) from None
+    spec = read_yaml(path, error=DatasetError)
     if not isinstance(spec, dict) or not isinstance(spec.get("tasks"), list):
         raise DatasetError("expected a mapping with a 'tasks' list", source=path)
     spec.setdefault("name", path.stem)
     base = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
     needs_data = []
     for td in spec["tasks"]:
-        if not isinstance(td, dict) or "dataset" not in td or td["dataset"] not in _REGISTRY:
+        # Malformed entries are left for Suite.from_dict, which names the field.
+        if not isinstance(td, dict) or not isinstance(td.get("dataset"), str):
+            continue
+        if td["dataset"] not in _REGISTRY or not isinstance(td.get("options") or {}, dict):
             continue
         opts = dict(td.get("options") or {})
         if (
@@ -325,4 +332,4 @@ def get_suite(name: str | os.PathLike, *, data_dir: str | os.PathLike | None = N
             "folder holding fsdd/recordings/, racketsports/ and citeseer/CiteSeer.mat",
             source=path,
         )
-    return Suite.from_dict(spec, base_dir=path.parent, source=path)
+    return Suite.from_dict(spec, base_dir=path.parent, source=path, trust_pickle=trust_pickle)

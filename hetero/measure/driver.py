@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hetero._io import write_json
+from hetero._io import check_output_dir, write_json
 from hetero._provenance import provenance
 from hetero.errors import HeteroError, LearnerError
 from hetero.learners.base import Learner
@@ -100,18 +100,6 @@ class MeasureResult:
     stats: RunStats
     summary: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".hetero-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise HeteroError(
-            f"output directory is not writable ({exc.strerror or exc})", source=out_dir
-        ) from None
 
 
 def _resolve_learner(
@@ -452,7 +440,7 @@ def measure(
     tmp = None
     if out_dir is not None:
         out_path = Path(out_dir)
-        _check_out_dir(out_path)
+        check_output_dir(out_path)
         store_path = out_path / "runs.sqlite"
     else:
         import tempfile
