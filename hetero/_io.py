@@ -24,6 +24,7 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "MAX_YAML_NODES",
     "atomic_write_bytes",
+    "atomic_write_dir",
     "atomic_write_text",
     "check_npy_member",
     "check_output_dir",
@@ -60,6 +61,42 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_dir(path: str | os.PathLike, files: dict[str, bytes]) -> list[Path]:
+    """Replace the folder ``path`` by one holding exactly ``files`` (name -> bytes).
+
+    The set is written into a hidden sibling folder and swapped in by renames, so a reader
+    (or a crash) sees the old complete set or the new complete set, never half of one; at
+    worst a crash between the two renames leaves no folder, plus hidden leftovers that the
+    next write removes. Use only for folders hetero owns (``figures/``): whatever else was
+    in ``path`` is gone afterwards.
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        for name, data in files.items():
+            atomic_write_bytes(tmp / name, data)
+        old = None
+        if path.exists():
+            old = Path(
+                tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+            )
+            os.rmdir(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return [path / name for name in files]
 
 
 def _read_umask() -> int:
@@ -225,23 +262,33 @@ def read_json(
     """Read a JSON file; raise ``error`` (a HeteroError subclass) with a one-line message.
 
     Missing, special, oversized, non-UTF-8, malformed and too deeply nested files all become
-    ``error(message, source=path)``. ``NaN`` / ``Infinity`` tokens are read as floats; the
-    caller decides what they mean.
+    ``error(message, source=path)``, and so do ``NaN`` / ``Infinity`` tokens (not JSON,
+    though Python's parser takes them).
     """
     from hetero.errors import HeteroError
 
     error = error or HeteroError
     text = read_text_file(path, what="a JSON file", error=error, max_bytes=max_bytes)
+
+    def constant(name: str) -> Any:
+        # Python's json accepts NaN / Infinity, which are not JSON; hetero never writes them.
+        raise error(
+            f"{name} is not valid JSON; expected a number, or null for a missing value",
+            source=path,
+        )
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=constant)
     except json.JSONDecodeError as exc:
         raise error(
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=path
         ) from None
     except RecursionError:
         raise error("JSON nested too deeply", source=path) from None
+    except error:  # raised by constant() above
+        raise
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
-        raise error(f"malformed JSON ({exc})", source=path) from None
+        raise error(f"malformed JSON ({_value_error_text(exc)})", source=path) from None
 
 
 def read_yaml(
@@ -278,10 +325,19 @@ def read_yaml(
         raise error(f"malformed YAML{where}: {problem}", source=path) from None
     except RecursionError:
         raise error("YAML nested too deeply", source=path) from None
+    except error:  # raised by _check_yaml_size
+        raise
     except ValueError as exc:  # e.g. an integer longer than Python's digit limit
-        raise error(f"malformed YAML ({exc})", source=path) from None
+        raise error(f"malformed YAML ({_value_error_text(exc)})", source=path) from None
     finally:
         loader.dispose()
+
+
+def _value_error_text(exc: ValueError) -> str:
+    text = str(exc)
+    if "integer string conversion" in text:
+        return "an integer literal with more than 4300 digits"
+    return text
 
 
 def _check_yaml_size(root: Any, max_nodes: int, path: Any, error: type[Exception]) -> None:
@@ -386,5 +442,7 @@ def read_npy(path: str | os.PathLike, *, error: type[Exception] | None = None) -
         with open(path, "rb") as fh:
             check_npy_member(fh, path.stat().st_size, name=path.stem, path=path, error=error)
         return np.load(path, allow_pickle=False)
+    except error:  # from check_npy_member
+        raise
     except (OSError, ValueError, EOFError) as exc:
         raise error(f"cannot read .npy ({' '.join(str(exc).split())})", source=path) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "HeteroError",
+    "HeteroWarning",
     "LearnerError",
     "MatrixFormatError",
     "PlanError",
@@ -27,11 +28,17 @@ class HeteroError(ValueError):
         The file the problem was found in; prefixed to the message.
     """
 
+    #: Longest message kept; a value quoted from a huge input is cut, not printed whole.
+    max_length = 1000
+
     def __init__(self, message: str, source: object | None = None):
         self.source = None if source is None else str(source)
         self.detail = message
         text = message if self.source is None else f"{self.source}: {message}"
-        super().__init__(" ".join(text.split()))  # always one line
+        text = " ".join(text.split())  # always one line
+        if len(text) > self.max_length:
+            text = text[: self.max_length - 25] + " ... (message truncated)"
+        super().__init__(text)
 
 
 class SuiteError(HeteroError):
@@ -48,3 +55,10 @@ class PlanError(HeteroError):
 
 class LearnerError(HeteroError):
     """A learner name, configuration or capability problem."""
+
+
+class HeteroWarning(UserWarning):
+    """Input that hetero can use but that is probably not what was meant.
+
+    The CLI prints each as one ``warning:`` line on stderr.
+    """

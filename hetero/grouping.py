@@ -8,11 +8,12 @@ asking for ``k`` groups always gives exactly ``k`` groups, even with tied height
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from hetero.errors import MatrixFormatError, PlanError
+from hetero.errors import HeteroWarning, MatrixFormatError, PlanError
 from hetero.matrix import HeterogeneityMatrix
 from hetero.plan import GroupingPlan
 
@@ -36,7 +37,34 @@ def _prepare(distance: HeterogeneityMatrix | np.ndarray) -> np.ndarray:
         )
     if not np.isfinite(D).all():
         raise MatrixFormatError("distance matrix has infinite entries", source=source)
-    D = np.maximum(0.5 * (D + D.T), 0.0)
+    where = f"{source}: " if source else ""
+    scale = max(float(np.abs(D).max()), 1e-300)
+    asym = float(np.abs(D - D.T).max())
+    if asym > 1e-9 * scale:
+        i, j = np.unravel_index(int(np.argmax(np.abs(D - D.T))), D.shape)
+        warnings.warn(
+            f"{where}distance matrix is not symmetric (max |D[i,j] - D[j,i]| = {asym:.4g} at "
+            f"[{i}][{j}]); clustering uses (D + D^T) / 2. A directed transfer matrix? Use its "
+            "distance matrix (modality.json, not modality_transfer.json)",
+            HeteroWarning,
+            stacklevel=3,
+        )
+    D = 0.5 * (D + D.T)
+    off = ~np.eye(len(D), dtype=bool)
+    if (D[off] < 0).any():
+        warnings.warn(
+            f"{where}{int((D[off] < 0).sum())} off-diagonal distances are negative (min "
+            f"{float(D[off].min()):.4g}); clustering treats them as 0",
+            HeteroWarning,
+            stacklevel=3,
+        )
+    if np.abs(np.diag(D)).max() > 1e-9 * scale:
+        warnings.warn(
+            f"{where}distance matrix has a non-zero diagonal; clustering ignores it",
+            HeteroWarning,
+            stacklevel=3,
+        )
+    D = np.maximum(D, 0.0)
     np.fill_diagonal(D, 0.0)
     return D
 

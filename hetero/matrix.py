@@ -91,7 +91,14 @@ def _as_square(
                     source=source,
                 )
             else:
-                out[i, j] = float(value)
+                try:
+                    out[i, j] = float(value)
+                except OverflowError:
+                    raise MatrixFormatError(
+                        f"'{name}'[{i}][{j}]: number too large for a float; expected a finite "
+                        "number or null",
+                        source=source,
+                    ) from None
     return _check_finite(name, out, source=source, allow_nan=allow_nan)
 
 

@@ -77,6 +77,9 @@ class MetricReport:
         worst first.
     max_asymmetry : float
         Largest ``|d_ij - d_ji|`` over pairs observed in both directions.
+    one_sided : int
+        Pairs measured in one direction only (``d_ij`` observed, ``d_ji`` not): such a
+        matrix is not symmetric whatever its values.
     labels : tuple of str
     """
 
@@ -91,6 +94,7 @@ class MetricReport:
     worst: list[Triple] = field(default_factory=list)
     max_asymmetry: float = 0.0
     labels: tuple[str, ...] = ()
+    one_sided: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; non-finite numbers (no triples, infinite ``min_c``) become ``None``."""
@@ -109,6 +113,7 @@ class MetricReport:
             "min_c_infinite": bool(math.isinf(self.min_c)),
             "n_triples": int(self.n_triples),
             "max_asymmetry": float(self.max_asymmetry),
+            "one_sided": int(self.one_sided),
             "n_units": len(self.labels),
             "worst": [t.to_dict() for t in self.worst],
         }
@@ -122,12 +127,19 @@ class MetricReport:
         lines = [
             f"units: {len(self.labels)}   triples checked: {self.n_triples}",
             f"symmetric: {'yes' if self.symmetric else 'no'}"
-            f" (max |d_ij - d_ji| = {self.max_asymmetry:.4g})",
+            f" (max |d_ij - d_ji| = {self.max_asymmetry:.4g}"
+            + (
+                f" where both are measured; {self.one_sided} pair(s) measured in one direction"
+                " only)"
+                if self.one_sided
+                else ")"
+            ),
             f"non-negative: {'yes' if self.nonnegative else 'no'}",
             f"zero diagonal: {'yes' if self.zero_diagonal else 'no'}",
             f"triangle inequality, exact: {pct(self.triangle_exact)}",
             f"triangle inequality, relaxed (c = {self.c:g}): {pct(self.triangle_relaxed)}",
-            f"smallest c for all triples: {self.min_c:.4g}",
+            "smallest c for all triples: "
+            + (f"{self.min_c:.4g}" if self.n_triples else "n/a (no triple fully measured)"),
         ]
         if self.worst:
             lines.append("worst violations (d_ik / (d_ij + d_jk)):")
@@ -274,4 +286,5 @@ def check_metric(
         worst=worst,
         max_asymmetry=max_asym,
         labels=labels,
+        one_sided=int(np.count_nonzero(obs != obs.T) // 2),
     )

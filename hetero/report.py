@@ -32,6 +32,7 @@ import datetime as _dt
 import html
 import math
 import os
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from hetero._io import atomic_write_bytes, atomic_write_text, read_json
+from hetero._io import atomic_write_dir, atomic_write_text, read_json
 from hetero.errors import HeteroError
 
 __all__ = [
@@ -1585,15 +1586,16 @@ def write_report(
     out_dir = Path(out) if out is not None else Path(directory)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        fig_paths = tuple(
-            atomic_write_bytes(out_dir / FIGURE_DIR / f"{f.name}.png", f.png) for f in figs
-        )
+        # the figure set is swapped in whole (an earlier report's extra figures go with it);
+        # the pages, written last, only ever link a complete set
+        fig_dir = out_dir / FIGURE_DIR
+        if figs:
+            fig_paths = tuple(atomic_write_dir(fig_dir, {f"{f.name}.png": f.png for f in figs}))
+        else:
+            fig_paths = ()
+            shutil.rmtree(fig_dir, ignore_errors=True)  # an earlier report's, now unlinked
         md = atomic_write_text(out_dir / "report.md", text)
         page_path = atomic_write_text(out_dir / "report.html", page)
-        # figures of an earlier report that this one no longer links
-        for stale in sorted((out_dir / FIGURE_DIR).glob("*.png")):
-            if stale not in fig_paths:
-                stale.unlink()
     except OSError as exc:
         raise HeteroError(
             f"cannot write the report ({exc.strerror or exc})", source=exc.filename or out_dir

@@ -48,7 +48,7 @@ def test_avmnist_errors(tmp_path):
         load_avmnist(root)
     obj = np.empty(3, dtype=object)
     np.save(root / "audio" / "test_data.npy", obj, allow_pickle=True)
-    with pytest.raises(DatasetError, match="without unpickling"):
+    with pytest.raises(DatasetError, match="would need unpickling"):
         load_avmnist(root)
     (root / "image" / "train_data.npy").unlink()
     with pytest.raises(DatasetError, match=r"train_data\.npy: file not found"):

@@ -298,7 +298,8 @@ def test_ctrl_c_keeps_finished_runs_and_writes_no_result(tmp_path):
                 interactions=False, on_event=interrupt)  # fmt: skip
     with RunStore(tmp_path / "runs.sqlite") as store:
         assert len(store) == 3
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("runs.sqlite")) == []
+    left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("runs.sqlite"))
+    assert left == [".hetero.lock"]  # the (released) lock file, no result file
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -416,3 +417,21 @@ def test_auto_seeds_add_runs_where_entries_are_undecided():
                       seeds="auto", interactions=False, max_runs=40, auto_tolerance=10.0,
                       stability_boot=0)  # fmt: skip
     assert decided.modality.estimate.count.max() == 2 and decided.stats.trained == 3 * 4 + 6 * 2
+
+
+@pytest.mark.slow
+def test_serial_and_process_pool_identical_with_the_torch_probe(tmp_path):
+    """The serial executor runs each fit with a worker's single thread (it once used the
+    caller's two threads with the HighMMT probe and differed by up to 6e-4 in T)."""
+    pytest.importorskip("torch")
+    suite = _tiny_suite(n_noise=0)
+    cfg = {"num_latents": 4, "latent_dim": 16, "latent_heads": 2, "dim_head": 8, "max_epochs": 2}
+    kw = dict(learner="highmmt", learner_config=cfg, estimator="finetune", seeds=1,
+              baseline_seeds=1, interactions=False, figures=False, stability_boot=0)  # fmt: skip
+    import torch
+
+    threads = torch.get_num_threads()
+    a = measure(suite, tmp_path / "serial", executor="serial", **kw)
+    assert torch.get_num_threads() == threads  # the caller's setting is restored
+    b = measure(suite, tmp_path / "pool", executor="process", workers=2, **kw)
+    np.testing.assert_array_equal(a.modality.transfer.values, b.modality.transfer.values)

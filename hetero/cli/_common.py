@@ -1,19 +1,37 @@
-"""Shared CLI plumbing: one-line errors with exit code 2, clean Ctrl-C."""
+"""Shared CLI plumbing: one-line errors with exit code 2, clean Ctrl-C, ``--debug``."""
 
 from __future__ import annotations
 
 import functools
+import os
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import click
 import typer
 
-from hetero.errors import HeteroError
+from hetero.errors import HeteroError, HeteroWarning
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "fail", "handle_errors"]
+__all__ = [
+    "DEBUG_ENV",
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "fail",
+    "handle_errors",
+    "set_debug",
+]
 
 EXIT_BAD_INPUT = 2
+#: The command ran but produced nothing usable (e.g. every training run failed).
+EXIT_FAILED = 1
+#: An error hetero did not anticipate: a bug to report, not bad input.
+EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+#: Set to 1 to show the traceback of unexpected errors (as ``hetero --debug`` does).
+DEBUG_ENV = "HETERO_DEBUG"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,16 +43,23 @@ def fail(message: str) -> typer.Exit:
 
 
 def handle_errors(func: F) -> F:
-    """Turn bad-input exceptions into a one-line message and exit code 2 (no traceback).
+    """Turn every exception into a one-line message (no traceback) and an exit code.
 
-    ``KeyboardInterrupt`` exits with 130 after saying that finished work was kept; the
-    commands themselves are responsible for only ever writing complete files.
+    Bad input (:class:`~hetero.errors.HeteroError`, unreadable files) exits with 2. Running
+    out of memory or recursion on an input exits with 2 too, naming the cause. Anything else
+    is a bug: it exits with 70 and says so, and ``hetero --debug`` (or $HETERO_DEBUG=1) shows
+    the traceback instead. ``KeyboardInterrupt`` exits with 130 after saying that finished
+    work was kept; the commands themselves only ever write complete files.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
         except HeteroError as exc:
             raise fail(str(exc)) from None
         except FileNotFoundError as exc:
@@ -46,5 +71,44 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             typer.echo("interrupted: finished work was kept", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (MemoryError, RecursionError) as exc:
+            if _debug():
+                raise
+            what = "memory" if isinstance(exc, MemoryError) else "recursion depth"
+            raise fail(f"input too large: ran out of {what} ({type(exc).__name__})") from None
+        except Exception as exc:
+            if _debug():
+                raise
+            typer.echo(
+                f"error: internal error {type(exc).__name__}: {' '.join(str(exc).split())[:500]} "
+                "(a bug in hetero; rerun with --debug for the traceback and report it)",
+                err=True,
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """hetero's own warnings as one ``warning:`` line; others as Python prints them."""
+    if issubclass(category, HeteroWarning):
+        typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
+# Set by the root callback on every invocation (so it never leaks into the next one).
+_debug_flag = False
+
+
+def set_debug(enabled: bool) -> None:
+    """Record ``hetero --debug`` for :func:`handle_errors` (called by the root callback)."""
+    global _debug_flag
+    _debug_flag = bool(enabled)
+
+
+def _debug() -> bool:
+    return _debug_flag or os.environ.get(DEBUG_ENV, "") not in ("", "0")

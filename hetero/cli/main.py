@@ -37,7 +37,13 @@ app = typer.Typer(
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of an unexpected error (for bug reports)."
+    ),
 ) -> None:
+    from hetero.cli._common import set_debug
+
+    set_debug(debug)
     if version:
         from hetero import __version__
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from hetero.cli._common import fail, handle_errors
+from hetero.cli._common import EXIT_FAILED, fail, handle_errors
 
 __all__ = ["register"]
 
@@ -280,6 +280,13 @@ def register(app: typer.Typer) -> None:
             )
         if not quiet:
             _summary_table(result)
+        if result.stats.failed:
+            typer.echo(
+                f"error: {result.stats.failed} runs failed past their retries, so the matrices "
+                f"have gaps (hetero runs {out} lists them); rerun the same command to retry them",
+                err=True,
+            )
+            raise typer.Exit(EXIT_FAILED)
 
     @app.command("runs")
     @handle_errors

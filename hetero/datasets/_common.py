@@ -227,6 +227,10 @@ def resolve_data_path(
     if not path.exists():
         where = f"; get it from {DATA_SOURCES[what]}" if what in DATA_SOURCES else ""
         raise DatasetError(f"dataset '{what}': {path} not found (expected {default}){where}")
+    if not (path.is_file() or path.is_dir()):  # a FIFO or device would block or never end
+        raise DatasetError(
+            f"dataset '{what}': not a regular file or folder (expected {default})", source=path
+        )
     return path
 
 

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from hetero._io import require_regular_file
 from hetero.datasets._common import (
     DatasetError,
     ModalitySpec,
@@ -35,6 +36,7 @@ def read_citeseer(path) -> tuple:
     import scipy.io
     import scipy.sparse as sp
 
+    require_regular_file(path, what="a MATLAB .mat file", error=DatasetError)
     try:
         mat = scipy.io.loadmat(path)
     except (ValueError, OSError, NotImplementedError) as exc:

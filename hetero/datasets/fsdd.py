@@ -53,7 +53,7 @@ def read_fsdd(
         raise DatasetError(
             "dataset 'fsdd': expected a folder of WAV recordings, got a file", source=folder
         )
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
     if not files:
         raise DatasetError("dataset 'fsdd': no .wav files found", source=folder)
     specs, digits, takes, speakers = [], [], [], []

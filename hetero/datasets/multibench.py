@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hetero._io import read_npy
 from hetero.datasets._common import (
     DatasetError,
     ModalitySpec,
@@ -56,12 +57,7 @@ def read_trusted_pickle(path: Path, what: str, trust_pickle: bool) -> Any:
 
 
 def _npy(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise DatasetError("file not found", source=path)
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise DatasetError(f"cannot read .npy without unpickling ({exc})", source=path) from None
+    return read_npy(path, error=DatasetError)  # never unpickled; header checked first
 
 
 def _clean(a: Any, source: Path, field: str) -> np.ndarray:

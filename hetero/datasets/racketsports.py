@@ -9,10 +9,10 @@ seeded share of the training cases is held out for validation.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
+from hetero._io import require_regular_file
 from hetero.datasets._common import (
     DatasetError,
     ModalitySpec,
@@ -37,11 +37,11 @@ def read_ts(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]
     classes : list of str
         The labels declared by ``@classLabel true ...`` in declaration order.
     """
-    path = Path(path)
+    path = require_regular_file(path, what="a .ts file", error=DatasetError)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        raise DatasetError("file not found", source=path) from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read file ({exc.strerror or exc})", source=path) from None
     header: dict[str, str] = {}
     cases: list[np.ndarray] = []
     labels: list[str] = []

@@ -10,14 +10,16 @@ Output directory layout (written atomically, after all training finished)::
     DIR/check.json                  metric-check report (``interaction`` key when present)
     DIR/plan.json                   grouping plan (stability in its provenance)
     DIR/measure.json                summary: learner, estimator, seeds, runs, reliability
-    DIR/figures/                    heatmaps, dendrograms, spectra (PNG)
+    DIR/figures/                    heatmaps, dendrograms, spectra (PNG; replaced as a set)
+    DIR/.hetero.lock                held while a measure runs: a second writer is refused
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,10 @@ from hetero.measure.planner import LevelRuns, RunPlanner, baseline_seed_count, d
 from hetero.measure.stability import co_assignment, reliability_statement, split_half_retest
 from hetero.measure.store import RunStore
 
-__all__ = ["LevelResult", "MeasureResult", "measure"]
+__all__ = ["LOCK_FILE", "LevelResult", "MeasureResult", "measure"]
+
+#: Lock file that a running ``measure`` holds in its output folder.
+LOCK_FILE = ".hetero.lock"
 
 #: z value of the significance flags and of ``auto`` seed decisions (two-sided 95 %).
 Z_SIGNIFICANT = 1.96
@@ -100,6 +105,51 @@ class MeasureResult:
     stats: RunStats
     summary: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+
+
+def _check_something_measured(
+    results: dict[str, LevelResult], stats: RunStats, store_path: Path
+) -> None:
+    """Refuse to write all-empty matrices: when no entry could be measured, say why."""
+    for res in results.values():
+        values = res.transfer.values
+        off = ~np.eye(len(values), dtype=bool)
+        if np.isfinite(values[off]).any():
+            return
+    if stats.failures:
+        unit, error = stats.failures[0]
+        raise HeteroError(
+            f"nothing was measured: {stats.failed} runs failed past their retries (first: "
+            f"{unit}: {error}); they are recorded in {store_path.name} and retried by the next "
+            "measure"
+        )
+    raise HeteroError("no entry could be measured; nothing was written")
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir: Path | None) -> Iterator[None]:
+    """Hold ``out_dir/.hetero.lock`` exclusively; refuse at once if another process does.
+
+    An OS-level lock: a killed run releases it with its process, so resuming never waits.
+    """
+    if out_dir is None:
+        yield
+        return
+    import filelock
+
+    lock = filelock.FileLock(out_dir / LOCK_FILE, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise HeteroError(
+            "another hetero measure is writing to this folder (it holds "
+            f"{LOCK_FILE}); wait for it to finish or choose another --out",
+            source=out_dir,
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _resolve_learner(
@@ -407,6 +457,8 @@ def measure(
             raise HeteroError(f"unknown executor {executor!r} (valid: {', '.join(EXECUTORS)})")
         if scheduler is not None and executor != "dask":
             raise HeteroError("--scheduler needs --executor dask")
+    if workers is not None and workers < 1:
+        raise HeteroError(f"workers: expected at least 1, got {workers}")
     if retries < 0:
         raise HeteroError(f"retries: expected >= 0, got {retries}")
     if fraction is not None and budget is not None:
@@ -448,153 +500,157 @@ def measure(
         tmp = tempfile.TemporaryDirectory(prefix="hetero-measure-")
         out_path = None
         store_path = Path(tmp.name) / "runs.sqlite"
-    store = RunStore(store_path)
+    with _exclusive(out_path):  # a second writer of this folder is refused
+        store = RunStore(store_path)
 
-    planner = RunPlanner(suite, name, config, est, keep_head=keep_head)
-    seed_list = list(range(n_seeds))
-    base_list = list(range(n_base))
-    levels: dict[str, LevelRuns] = {}
-    sampled = fraction is not None or budget is not None
-    for level, labels in (
-        ("modality", units),
-        ("interaction", inter_units if interactions else []),
-    ):
-        if not labels:
-            continue
-        mask = design_mask(len(labels), fraction=fraction, budget=budget, seed=design_seed)
-        levels[level] = planner.plan_level(
-            level, labels, seeds=seed_list, baseline_seeds=base_list, mask=mask
-        )
-
-    task_cache: dict[str, Any] = {}
-
-    def task_for(label: str) -> Any:
-        if label not in task_cache:
-            task_cache[label] = _unit_task(suite, label)
-        return task_cache[label]
-
-    own_handle = not isinstance(executor, ExecutorHandle)
-    handle = (
-        make_executor(executor, workers=workers, scheduler=scheduler) if own_handle else executor
-    )
-    total_stats = RunStats()
-
-    def run(specs: list[Any]) -> None:
-        if on_start is not None:
-            on_start(len({s.key for s in specs}))
-        st = run_specs(
-            specs, store, handle, learner_name=name, learner_config=config,
-            task_for=task_for, retries=retries, on_event=on_event,
-            learner_factory=type(learner_obj),
-        )  # fmt: skip
-        for attr in ("total", "cached", "trained", "failed", "skipped", "retried"):
-            setattr(total_stats, attr, getattr(total_stats, attr) + getattr(st, attr))
-        total_stats.failures += st.failures
-
-    base_config = {
-        "suite": suite.name,
-        "learner": name,
-        "learner_config": config,
-        "estimator": est.to_dict(),
-        "keep_head": bool(keep_head),
-        "fraction": fraction,
-        "budget": budget,
-        "design_seed": design_seed,
-    }
-    analyses = {
-        level: _Analysis(r.labels, level, completion if sampled else None, design_seed)
-        for level, r in levels.items()
-    }
-    interrupted = False
-    try:
-        run([s for r in levels.values() for s in r.specs()])
-        results = _analyse(levels, store, est, analyses, base_config)
-        plan = _make_plan(results, unimodal_groups, crossmodal_groups, base_config)
-        _set_groups(analyses, plan)
-        if auto:
-            spent_runs = total_stats.trained
-            next_seed = (
-                n_seeds  # baseline seeds beyond the transfer seeds already have scratch runs
+        planner = RunPlanner(suite, name, config, est, keep_head=keep_head)
+        seed_list = list(range(n_seeds))
+        base_list = list(range(n_base))
+        levels: dict[str, LevelRuns] = {}
+        sampled = fraction is not None or budget is not None
+        for level, labels in (
+            ("modality", units),
+            ("interaction", inter_units if interactions else []),
+        ):
+            if not labels:
+                continue
+            mask = design_mask(len(labels), fraction=fraction, budget=budget, seed=design_seed)
+            levels[level] = planner.plan_level(
+                level, labels, seeds=seed_list, baseline_seeds=base_list, mask=mask
             )
-            while next_seed < max_seeds:
-                if max_runs is not None and spent_runs >= max_runs:
-                    break
-                if max_time is not None and time.perf_counter() - t_start >= max_time:
-                    break
-                added = []
-                for level, res in results.items():
-                    linkage = None
-                    if plan is not None:
-                        linkage = (
-                            plan.unimodal_linkage
-                            if level == "modality"
-                            else plan.crossmodal_linkage
-                        )
-                    cut = _cut_height(linkage, analyses[level].n_groups)
-                    pairs = _uncertain_pairs(res, cut, auto_tolerance)
-                    if pairs:
-                        added += planner.add_seed(levels[level], pairs, next_seed)
-                if not added:
-                    break
-                before = total_stats.trained
-                run(added)
-                spent_runs += total_stats.trained - before
-                next_seed += 1
-                results = _analyse(levels, store, est, analyses, base_config)
-                plan = _make_plan(results, unimodal_groups, crossmodal_groups, base_config)
-                _set_groups(analyses, plan)
-        # reliability
-        records = {r.key: r for r in store.records()}
-        for level, res in results.items():
-            tscores, bscores = _scores(res.runs, records, est)
-            ts, bs = _seeds_of(res.runs)
-            an = analyses[level]
-            can_cluster = an.n_groups is not None and res.distance.observed.all()
-            if retest:
-                res.retest = split_half_retest(
-                    res.labels, tscores, bscores, seeds=ts, baseline_seeds=bs,
-                    to_distance=an.distance, to_groups=an.groups if can_cluster else None,
-                )  # fmt: skip
-            if can_cluster and stability_boot > 0:
-                res.stability = co_assignment(
-                    res.labels, tscores, bscores, seeds=ts, baseline_seeds=bs,
-                    to_distance=an.distance, to_groups=an.groups, n_boot=stability_boot,
-                    seed=design_seed,
-                )  # fmt: skip
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
-    finally:
-        if own_handle:
-            handle.close(cancel=interrupted)
-        store.close()
-        if tmp is not None and interrupted:
-            tmp.cleanup()
 
-    total_stats.wall_time = time.perf_counter() - t_start
-    summary = _summary(results, plan, total_stats, name, config, est, suite, sampled, auto)
-    if plan is not None:
-        plan.provenance = dict(plan.provenance or {})
-        plan.provenance["stability"] = {
-            level: res.stability for level, res in results.items() if res.stability is not None
+        task_cache: dict[str, Any] = {}
+
+        def task_for(label: str) -> Any:
+            if label not in task_cache:
+                task_cache[label] = _unit_task(suite, label)
+            return task_cache[label]
+
+        own_handle = not isinstance(executor, ExecutorHandle)
+        handle = (
+            make_executor(executor, workers=workers, scheduler=scheduler)
+            if own_handle
+            else executor
+        )
+        total_stats = RunStats()
+
+        def run(specs: list[Any]) -> None:
+            if on_start is not None:
+                on_start(len({s.key for s in specs}))
+            st = run_specs(
+                specs, store, handle, learner_name=name, learner_config=config,
+                task_for=task_for, retries=retries, on_event=on_event,
+                learner_factory=type(learner_obj),
+            )  # fmt: skip
+            for attr in ("total", "cached", "trained", "failed", "skipped", "retried"):
+                setattr(total_stats, attr, getattr(total_stats, attr) + getattr(st, attr))
+            total_stats.failures += st.failures
+
+        base_config = {
+            "suite": suite.name,
+            "learner": name,
+            "learner_config": config,
+            "estimator": est.to_dict(),
+            "keep_head": bool(keep_head),
+            "fraction": fraction,
+            "budget": budget,
+            "design_seed": design_seed,
         }
-        plan.provenance["measure"] = {"reliability": summary["reliability"]}
-    result = MeasureResult(
-        modality=results["modality"],
-        interaction=results.get("interaction"),
-        plan=plan,
-        learner=name,
-        learner_config=config,
-        estimator=est,
-        stats=total_stats,
-        summary=summary,
-        out_dir=out_path,
-    )
-    if out_path is not None:
-        _write_outputs(result, out_path, figures=figures)
-    if tmp is not None:
-        tmp.cleanup()
-    return result
+        analyses = {
+            level: _Analysis(r.labels, level, completion if sampled else None, design_seed)
+            for level, r in levels.items()
+        }
+        interrupted = False
+        try:
+            run([s for r in levels.values() for s in r.specs()])
+            results = _analyse(levels, store, est, analyses, base_config)
+            plan = _make_plan(results, unimodal_groups, crossmodal_groups, base_config)
+            _set_groups(analyses, plan)
+            if auto:
+                spent_runs = total_stats.trained
+                next_seed = (
+                    n_seeds  # baseline seeds beyond the transfer seeds already have scratch runs
+                )
+                while next_seed < max_seeds:
+                    if max_runs is not None and spent_runs >= max_runs:
+                        break
+                    if max_time is not None and time.perf_counter() - t_start >= max_time:
+                        break
+                    added = []
+                    for level, res in results.items():
+                        linkage = None
+                        if plan is not None:
+                            linkage = (
+                                plan.unimodal_linkage
+                                if level == "modality"
+                                else plan.crossmodal_linkage
+                            )
+                        cut = _cut_height(linkage, analyses[level].n_groups)
+                        pairs = _uncertain_pairs(res, cut, auto_tolerance)
+                        if pairs:
+                            added += planner.add_seed(levels[level], pairs, next_seed)
+                    if not added:
+                        break
+                    before = total_stats.trained
+                    run(added)
+                    spent_runs += total_stats.trained - before
+                    next_seed += 1
+                    results = _analyse(levels, store, est, analyses, base_config)
+                    plan = _make_plan(results, unimodal_groups, crossmodal_groups, base_config)
+                    _set_groups(analyses, plan)
+            # reliability
+            records = {r.key: r for r in store.records()}
+            for level, res in results.items():
+                tscores, bscores = _scores(res.runs, records, est)
+                ts, bs = _seeds_of(res.runs)
+                an = analyses[level]
+                can_cluster = an.n_groups is not None and res.distance.observed.all()
+                if retest:
+                    res.retest = split_half_retest(
+                        res.labels, tscores, bscores, seeds=ts, baseline_seeds=bs,
+                        to_distance=an.distance, to_groups=an.groups if can_cluster else None,
+                    )  # fmt: skip
+                if can_cluster and stability_boot > 0:
+                    res.stability = co_assignment(
+                        res.labels, tscores, bscores, seeds=ts, baseline_seeds=bs,
+                        to_distance=an.distance, to_groups=an.groups, n_boot=stability_boot,
+                        seed=design_seed,
+                    )  # fmt: skip
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            if own_handle:
+                handle.close(cancel=interrupted)
+            store.close()
+            if tmp is not None and interrupted:
+                tmp.cleanup()
+
+        total_stats.wall_time = time.perf_counter() - t_start
+        _check_something_measured(results, total_stats, store_path)
+        summary = _summary(results, plan, total_stats, name, config, est, suite, sampled, auto)
+        if plan is not None:
+            plan.provenance = dict(plan.provenance or {})
+            plan.provenance["stability"] = {
+                level: res.stability for level, res in results.items() if res.stability is not None
+            }
+            plan.provenance["measure"] = {"reliability": summary["reliability"]}
+        result = MeasureResult(
+            modality=results["modality"],
+            interaction=results.get("interaction"),
+            plan=plan,
+            learner=name,
+            learner_config=config,
+            estimator=est,
+            stats=total_stats,
+            summary=summary,
+            out_dir=out_path,
+        )
+        if out_path is not None:
+            _write_outputs(result, out_path, figures=figures)
+        if tmp is not None:
+            tmp.cleanup()
+        return result
 
 
 def _analyse(
@@ -716,22 +772,28 @@ def _write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
 
 
 def _write_figures(result: MeasureResult, fig_dir: Path) -> None:
-    """Heatmaps, graphs, dendrograms, clustermaps and spectra of each level (PNG)."""
+    """Heatmaps, graphs, dendrograms, clustermaps and spectra of each level (PNG).
+
+    All figures are rendered in memory, then the folder is replaced whole, so an interrupted
+    run leaves the previous complete set (or none), never half of one.
+    """
     import io
 
+    import matplotlib.pyplot as plt
+
     from hetero import plotting
-    from hetero._io import atomic_write_bytes
+    from hetero._io import atomic_write_dir
 
     levels = {"modality": result.modality}
     if result.interaction is not None:
         levels["interaction"] = result.interaction
+    files: dict[str, bytes] = {}
     for level, res in levels.items():
         for name, png in plotting.render_all(res.distance, result.plan).items():
-            atomic_write_bytes(fig_dir / f"{level}_{name}", png)
+            files[f"{level}_{name}"] = png
         fig = plotting.plot_heatmap(res.transfer)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        import matplotlib.pyplot as plt
-
         plt.close(fig)
-        atomic_write_bytes(fig_dir / f"{level}_transfer_heatmap.png", buf.getvalue())
+        files[f"{level}_transfer_heatmap.png"] = buf.getvalue()
+    atomic_write_dir(fig_dir, files)

@@ -151,8 +151,7 @@ class RunStore:
         if readonly:
             if not self.path.is_file():
                 raise HeteroError("no run store here (expected runs.sqlite)", source=self.path)
-            uri = f"file:{self.path}?mode=ro"
-            self._con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._con = self._connect_readonly()
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +160,24 @@ class RunStore:
                 raise HeteroError(f"cannot open the run store ({exc})", source=self.path) from None
             self._setup()
         self._check_schema()
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A connection that writes nothing, not even ``-wal`` / ``-shm`` files.
+
+        Without a ``-wal`` file no writer has the store open (a WAL connection keeps one), so
+        the file is opened as immutable, which creates nothing beside it. With one (a writer
+        at work, or one killed before its checkpoint) a plain read-only connection is needed
+        to see the runs still in the log.
+        """
+        from urllib.parse import quote
+
+        wal = self.path.with_name(self.path.name + "-wal")
+        mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        uri = f"file:{quote(str(self.path.resolve()))}?{mode}"
+        try:
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise HeteroError(f"cannot open the run store ({exc})", source=self.path) from None
 
     def _setup(self) -> None:
         con = self._con
