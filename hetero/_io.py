@@ -151,11 +151,13 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2) -> Path:
     return atomic_write_text(path, text)
 
 
-def check_output_dir(path: str | os.PathLike) -> Path:
-    """Create ``path`` (a directory) if needed and prove it writable, before any work starts.
+def check_output_dir(path: str | os.PathLike, *, create: bool = True) -> Path:
+    """Check, before any work starts, that ``path`` can be the output directory.
 
-    Raises a one-line :class:`~hetero.errors.HeteroError` when ``path`` is an existing file or
-    cannot be created or written.
+    With ``create`` the directory is made and proven writable by writing a probe file;
+    without, nothing is created: an existing ``path`` must be a writable directory, and a
+    missing one must be creatable (no file in the way, the nearest existing folder
+    writable). Raises a one-line :class:`~hetero.errors.HeteroError`.
     """
     from hetero.errors import HeteroError
 
@@ -164,6 +166,9 @@ def check_output_dir(path: str | os.PathLike) -> Path:
         raise HeteroError(
             "exists and is not a directory; expected an output directory", source=path
         )
+    if not create:
+        _check_creatable(path)
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".hetero-write-test-", dir=path)
@@ -177,7 +182,7 @@ def check_output_dir(path: str | os.PathLike) -> Path:
 
 
 def check_output_file(path: str | os.PathLike) -> Path:
-    """Check that ``path`` can be written as a file (not a directory, parent writable)."""
+    """Check, before any work starts, that ``path`` can be written as a file (creates nothing)."""
     from hetero.errors import HeteroError
 
     path = Path(path)
@@ -185,15 +190,21 @@ def check_output_file(path: str | os.PathLike) -> Path:
         raise HeteroError("is a directory; expected an output file path", source=path)
     if path.exists() and not path.is_file():
         raise HeteroError("exists and is not a regular file", source=path)
-    parent = path.parent
-    if parent.exists() and not parent.is_dir():
-        raise HeteroError(f"{parent} is not a directory", source=path)
-    probe_dir = parent
-    while not probe_dir.exists():  # the nearest existing ancestor must be writable
-        probe_dir = probe_dir.parent
-    if not os.access(probe_dir, os.W_OK | os.X_OK):
-        raise HeteroError(f"cannot write in {probe_dir} (permission denied)", source=path)
+    _check_creatable(path.parent)
     return path
+
+
+def _check_creatable(folder: Path) -> None:
+    """``folder`` exists as a writable directory or could be made (no file in the way)."""
+    from hetero.errors import HeteroError
+
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise HeteroError(f"{probe} is not a directory", source=folder)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise HeteroError(f"cannot write in {probe} (permission denied)", source=folder)
 
 
 def require_regular_file(
@@ -311,8 +322,9 @@ def read_yaml(
 
     error = error or HeteroError
     text = read_text_file(path, what="a YAML file", error=error, max_bytes=max_bytes)
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader already refuses some characters
         node = loader.get_single_node()
         if node is None:
             return None
@@ -330,7 +342,8 @@ def read_yaml(
     except ValueError as exc:  # e.g. an integer longer than Python's digit limit
         raise error(f"malformed YAML ({_value_error_text(exc)})", source=path) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _value_error_text(exc: ValueError) -> str:
@@ -397,6 +410,8 @@ def check_npy_member(
     """
     import numpy as np
 
+    from hetero.errors import HeteroError
+
     fmt = np.lib.format
     try:
         version = fmt.read_magic(header_source)
@@ -406,7 +421,9 @@ def check_npy_member(
         else:
             shape, _, dtype = fmt.read_array_header_2_0(header_source)
         header_len = header_source.tell() - start
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # numpy parses the header text; a forged one fails in many ways
+        if isinstance(exc, HeteroError):
+            raise
         raise error(
             f"array '{name}': bad .npy header ({' '.join(str(exc).split())})", source=path
         ) from None

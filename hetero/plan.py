@@ -217,21 +217,40 @@ class GroupingPlan:
                 ("crossmodal", _labels_of(suite.interaction_units()), self.interaction_units)
             )
         for section, wanted, have in checks:
-            missing = [label for label in wanted if label not in set(have)]
-            extra = [label for label in have if label not in set(wanted)]
-            if missing:
-                raise PlanError(
-                    f"'{section}.groups': suite units not in the plan: "
-                    f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}",
-                    source=self.source,
-                )
-            if extra:
-                raise PlanError(
-                    f"'{section}.groups': labels not in the suite: "
-                    f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}",
-                    source=self.source,
-                )
+            self._check_covers(section, wanted, have, "suite")
         return self
+
+    def validate_matrix(self, matrix: Any) -> GroupingPlan:
+        """Check that the plan groups exactly the labels of ``matrix``; return ``self``.
+
+        A modality matrix is checked against the unimodal groups, an interaction matrix
+        (``kind == "interaction"``) against the crossmodal groups.
+        """
+        if matrix.kind == "interaction":
+            if not self.crossmodal_groups:
+                raise PlanError(
+                    "an interaction matrix needs a plan with crossmodal groups", source=self.source
+                )
+            self._check_covers("crossmodal", list(matrix.labels), self.interaction_units, "matrix")
+        else:
+            self._check_covers("unimodal", list(matrix.labels), self.units, "matrix")
+        return self
+
+    def _check_covers(self, section: str, wanted: list[str], have: list[str], what: str) -> None:
+        missing = [label for label in wanted if label not in set(have)]
+        extra = [label for label in have if label not in set(wanted)]
+        if missing:
+            raise PlanError(
+                f"'{section}.groups': {what} units not in the plan: "
+                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}",
+                source=self.source,
+            )
+        if extra:
+            raise PlanError(
+                f"'{section}.groups': labels not in the {what}: "
+                f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}",
+                source=self.source,
+            )
 
     # ------------------------------------------------------------------ constructors
     @classmethod

@@ -221,11 +221,18 @@ def _modality_field_problem(
     if (
         isinstance(max_freq, bool)
         or not isinstance(max_freq, (int, float, np.integer, np.floating))
-        or not math.isfinite(float(max_freq))
+        or not _finite_float(max_freq)
         or float(max_freq) <= 0
     ):
-        return "max_freq", f"expected a positive number, got {max_freq!r}"
+        return "max_freq", f"expected a positive finite number, got {max_freq!r}"
     return None
+
+
+def _finite_float(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond the float range
+        return False
 
 
 # --------------------------------------------------------------------------- Modality
@@ -1350,6 +1357,11 @@ class Suite:
                 )
             seen[task.name] = i
             tasks.append(task)
+        if "description" in d and not isinstance(d["description"], str):
+            raise SuiteError(
+                f"description: expected a string, got {type(d['description']).__name__}",
+                source=src,
+            )
         name = d.get("name", "suite")
         if not isinstance(name, str) or not name:
             raise SuiteError(f"name: expected a non-empty string, got {name!r}", source=src)
@@ -1546,6 +1558,10 @@ def _task_from_dict(
             source=src,
         )
     label = td.get("name") if isinstance(td.get("name"), str) else f"tasks[{i}]"
+    if "description" in td and not isinstance(td["description"], str):
+        raise _fail(
+            src, label, "description", f"expected a string, got {type(td['description']).__name__}"
+        )
     if "dataset" in td and "data" in td:
         raise _fail(src, label, "data", "give either 'data: FILE.npz' or 'dataset: NAME', not both")
     if "dataset" in td:

@@ -143,7 +143,7 @@ def train_command(
     if hparams and not _accepts_keyword(model, "preset"):
         raise HeteroError(f"--preset: model {model!r} takes no preset")
     if rank == 0:
-        check_output_dir(output)
+        check_output_dir(output, create=False)  # created only when there is something to save
     net, history = train_two_stage(
         the_suite,
         the_plan,
@@ -185,6 +185,7 @@ def train_command(
             "groups": net.groups(),
             "provenance": {**provenance(**config), "torch": torch.__version__},
         }
+        output.mkdir(parents=True, exist_ok=True)
         save_model(net, output)
         atomic_write_text(output / "history.csv", _history_csv(history))
         write_json(output / "metrics.json", metrics)

@@ -167,7 +167,9 @@ def test_nan_tokens_and_one_sided_entries_are_explicit(tmp_path):
     path.write_text(json.dumps({"kind": "modality", "labels": ["a/x", "b/y", "c/z"],
                                 "values": [[0, 1, None], [1, 0, 1], [2, 1, 0]]}))  # fmt: skip
     res = _run("check", path)
-    assert "symmetric: no" in res.output and "1 pair(s) measured in one direction only" in res.output
+    assert (
+        "symmetric: no" in res.output and "1 pair(s) measured in one direction only" in res.output
+    )
 
 
 def test_train_refuses_an_existing_file_as_output_before_training(tmp_path):

@@ -45,7 +45,8 @@ def fail(message: str) -> typer.Exit:
 def handle_errors(func: F) -> F:
     """Turn every exception into a one-line message (no traceback) and an exit code.
 
-    Bad input (:class:`~hetero.errors.HeteroError`, unreadable files) exits with 2. Running
+    Bad input (:class:`~hetero.errors.HeteroError`, unreadable or unwritable files, any
+    ``OSError``) exits with 2. Running
     out of memory or recursion on an input exits with 2 too, naming the cause. Anything else
     is a bug: it exits with 70 and says so, and ``hetero --debug`` (or $HETERO_DEBUG=1) shows
     the traceback instead. ``KeyboardInterrupt`` exits with 130 after saying that finished
@@ -71,6 +72,11 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             typer.echo("interrupted: finished work was kept", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:  # the file system said no: the environment, not a bug
+            if _debug():
+                raise
+            where = exc.filename if exc.filename is not None else "error"
+            raise fail(f"{where}: {exc.strerror or exc}") from None
         except (MemoryError, RecursionError) as exc:
             if _debug():
                 raise

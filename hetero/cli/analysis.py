@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from hetero._io import atomic_write_bytes
+from hetero._io import atomic_write_bytes, check_output_dir, check_output_file
 from hetero.cli._common import handle_errors
 from hetero.errors import HeteroError
 
@@ -53,6 +53,7 @@ def complete(
     from hetero.completion import complete_matrix, get_completer
 
     get_completer(method)  # unknown method fails before any work
+    check_output_file(output)
     if rank is not None and rank < 1:
         raise HeteroError(f"--rank: expected a positive integer, got {rank}")
     m = _read_matrix(matrix)
@@ -86,6 +87,7 @@ def plan(
     """Cluster heterogeneity matrices into a parameter-sharing plan."""
     from hetero.grouping import make_plan
 
+    check_output_file(output)
     modality = _read_matrix(matrix)
     inter = _read_matrix(interaction) if interaction is not None else None
     result = make_plan(
@@ -113,11 +115,12 @@ def plot(
     from hetero.plan import GroupingPlan
     from hetero.plotting import render_all
 
+    check_output_dir(output, create=False)
     m = _read_matrix(matrix)
     grouping = GroupingPlan.read(plan_path) if plan_path is not None else None
+    if grouping is not None:
+        grouping.validate_matrix(m)
     images = render_all(m, grouping)  # everything rendered in memory first
-    if output.exists() and not output.is_dir():
-        raise HeteroError(f"{output}: exists and is not a directory")
     for name, data in images.items():
         atomic_write_bytes(output / name, data)
     typer.echo(f"wrote {', '.join(images)} -> {output}")

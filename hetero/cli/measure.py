@@ -298,9 +298,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """List the runs stored in DIR/runs.sqlite (or export them with --csv)."""
-        from hetero._io import atomic_write_text
+        from hetero._io import atomic_write_text, check_output_file
         from hetero.measure.store import RUN_COLUMNS, RunStore
 
+        if output is not None:
+            check_output_file(output)
         path = directory / "runs.sqlite" if directory.is_dir() else directory
         with RunStore(path, readonly=True) as store:
             records = store.records()
