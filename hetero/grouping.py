@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from hetero.errors import HeteroWarning, MatrixFormatError, PlanError
-from hetero.matrix import HeterogeneityMatrix
+from hetero.errors import HeteroWarning, PlanError
+from hetero.matrix import HeterogeneityMatrix, square_values
 from hetero.plan import GroupingPlan
 
 __all__ = ["LINKAGE_METHODS", "auto_n_groups", "cluster", "cut", "make_plan", "split_budget"]
@@ -24,19 +24,7 @@ LINKAGE_METHODS = ("average", "complete", "single")
 
 def _prepare(distance: HeterogeneityMatrix | np.ndarray) -> np.ndarray:
     """Complete, symmetric (averaged), non-negative, hollow copy of the distances."""
-    source = getattr(distance, "source", None)
-    D = distance.values if isinstance(distance, HeterogeneityMatrix) else np.asarray(distance)
-    D = np.array(D, dtype=float)
-    if D.ndim != 2 or D.shape[0] != D.shape[1]:
-        raise MatrixFormatError(f"expected a square distance matrix, got shape {D.shape}")
-    if np.isnan(D).any():
-        raise MatrixFormatError(
-            f"distance matrix has {int(np.isnan(D).sum())} unmeasured entries; complete it"
-            " first (hetero complete)",
-            source=source,
-        )
-    if not np.isfinite(D).all():
-        raise MatrixFormatError("distance matrix has infinite entries", source=source)
+    D, _, source = square_values(distance, name="distance matrix", allow_nan=False)
     where = f"{source}: " if source else ""
     scale = max(float(np.abs(D).max()), 1e-300)
     asym = float(np.abs(D - D.T).max())

@@ -29,7 +29,7 @@ import numpy as np
 from hetero._io import read_json, write_json
 from hetero.errors import MatrixFormatError
 
-__all__ = ["MATRIX_KINDS", "HeterogeneityMatrix", "read_matrix"]
+__all__ = ["MATRIX_KINDS", "HeterogeneityMatrix", "read_matrix", "square_values"]
 
 MATRIX_KINDS = ("modality", "interaction")
 
@@ -365,6 +365,38 @@ class HeterogeneityMatrix:
             f"HeterogeneityMatrix(kind={self.kind!r}, n={self.n}, "
             f"observed={int(self.observed.sum())}/{self.n * self.n})"
         )
+
+
+def square_values(
+    matrix: HeterogeneityMatrix | Any, *, name: str = "matrix", allow_nan: bool = True
+) -> tuple[np.ndarray, tuple[str, ...], str | None]:
+    """The one check of a square matrix given as a :class:`HeterogeneityMatrix` or an array.
+
+    Returns a float copy of the values, the labels (``"0"``, ``"1"``, ... for an array) and
+    the source file (or None). Raises a one-line :class:`MatrixFormatError` naming ``name``
+    for a non-square shape, infinite values, or NaN when ``allow_nan`` is False.
+    """
+    if isinstance(matrix, HeterogeneityMatrix):
+        values, labels, source = np.array(matrix.values, dtype=float), matrix.labels, matrix.source
+    else:
+        try:
+            values = np.array(matrix, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise MatrixFormatError(f"{name}: expected a square numeric matrix ({exc})") from None
+        labels, source = tuple(str(i) for i in range(len(values))), None
+    if values.ndim != 2 or values.shape[0] != values.shape[1]:
+        raise MatrixFormatError(
+            f"{name}: expected a square matrix, got shape {values.shape}", source=source
+        )
+    if np.isinf(values).any():
+        raise MatrixFormatError(f"{name}: expected finite values or NaN, found inf", source=source)
+    if not allow_nan and np.isnan(values).any():
+        raise MatrixFormatError(
+            f"{name}: {int(np.isnan(values).sum())} unmeasured entries; complete it first "
+            "(hetero complete)",
+            source=source,
+        )
+    return values, tuple(labels), source
 
 
 def read_matrix(path: str | os.PathLike) -> HeterogeneityMatrix:

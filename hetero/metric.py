@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hetero.errors import MatrixFormatError
-from hetero.matrix import HeterogeneityMatrix
+from hetero.matrix import HeterogeneityMatrix, square_values
 
 __all__ = ["MetricReport", "Triple", "check_metric"]
 
@@ -151,17 +151,6 @@ class MetricReport:
         return "\n".join(lines)
 
 
-def _as_values(distance: Any) -> tuple[np.ndarray, tuple[str, ...]]:
-    if isinstance(distance, HeterogeneityMatrix):
-        return distance.values, distance.labels
-    arr = np.asarray(distance, dtype=float)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise MatrixFormatError(f"distance: expected a square matrix, got shape {arr.shape}")
-    if np.isinf(arr).any():
-        raise MatrixFormatError("distance: expected finite values or NaN, found inf")
-    return arr, tuple(str(i) for i in range(arr.shape[0]))
-
-
 def check_metric(
     distance: HeterogeneityMatrix | np.ndarray,
     c: float = 5.0,
@@ -188,7 +177,7 @@ def check_metric(
     """
     if not (isinstance(c, (int, float)) and math.isfinite(c) and c >= 1):
         raise MatrixFormatError(f"c: expected a finite number >= 1, got {c!r}")
-    D, labels = _as_values(distance)
+    D, labels, _ = square_values(distance, name="distance")
     n = D.shape[0]
     obs = ~np.isnan(D)
     scale = float(np.nanmax(np.abs(D))) if obs.any() else 0.0
