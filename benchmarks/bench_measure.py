@@ -78,7 +78,8 @@ def _centre(t):
 def reliability(args, work: Path) -> list[dict]:
     from sklearn.metrics import adjusted_rand_score
 
-    from hetero.measure.driver import _scores, measure
+    from hetero.measure.analysis import run_scores
+    from hetero.measure.driver import measure
     from hetero.measure.estimators import estimate_transfer, get_estimator
     from hetero.measure.stability import offdiag_spearman
     from hetero.measure.store import RunStore
@@ -97,7 +98,7 @@ def reliability(args, work: Path) -> list[dict]:
         runs = res.modality.runs
         with RunStore(work / "real" / "runs.sqlite") as store:
             records = {r.key: r for r in store.records()}
-        tscores, bscores = _scores(runs, records, est)
+        tscores, bscores = run_scores(runs, records, est)
         labels = runs.labels
         print(f"[{name}] measured in {wall:.0f} s ({res.stats.trained} runs trained)",
               file=sys.stderr)  # fmt: skip

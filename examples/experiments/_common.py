@@ -250,25 +250,17 @@ def campaign_levels(
     interactions: bool = True,
 ) -> dict[str, Any]:
     """Run specs (with content keys) of a measurement, per level, without training."""
-    from hetero.learners.registry import get_learner
-    from hetero.measure.estimators import get_estimator
-    from hetero.measure.planner import RunPlanner
+    from hetero.measure import plan_runs
 
-    learner = get_learner("highmmt", **probe)
-    planner = RunPlanner(suite, "highmmt", learner.get_config(), get_estimator(estimator))
-    levels = {
-        "modality": planner.plan_level(
-            "modality", [u.label for u in suite.units()], seeds=seeds, baseline_seeds=baseline_seeds
-        )
-    }
-    if interactions and len(suite.interaction_units()) >= 2:
-        levels["interaction"] = planner.plan_level(
-            "interaction",
-            [u.label for u in suite.interaction_units()],
-            seeds=seeds,
-            baseline_seeds=baseline_seeds,
-        )
-    return levels
+    return plan_runs(
+        suite,
+        learner="highmmt",
+        learner_config=probe,
+        estimator=estimator,
+        seeds=len(seeds),
+        baseline_seeds=len(baseline_seeds),
+        interactions=None if interactions else False,
+    )
 
 
 def level_estimate(
@@ -287,24 +279,20 @@ def level_estimate(
     with the same seed and a smaller cap follows the same trajectory up to the cap, since
     early stopping only looks back). Source bodies keep their full training.
     """
+    from hetero.measure.analysis import run_scores
     from hetero.measure.estimators import estimate_transfer, get_estimator
 
     est = get_estimator(estimator)
 
-    def score(rec):
-        if epoch_cap is not None and rec.curve:
-            return float(min(rec.curve[:epoch_cap]))
-        return est.run_score(rec.val_loss, rec.curve)
+    def capped(rec):
+        return (
+            float(min(rec.curve[:epoch_cap]))
+            if rec.curve
+            else est.run_score(rec.val_loss, rec.curve)
+        )
 
-    tscores, bscores = {}, {}
-    for (src, tgt, seed), spec in runs.transfer.items():
-        rec = records.get(spec.key)
-        if rec is not None and rec.ok:
-            tscores[(src, tgt, seed)] = score(rec)
-    for (tgt, seed), spec in runs.baseline.items():
-        rec = records.get(spec.key)
-        if rec is not None and rec.ok:
-            bscores[(tgt, seed)] = score(rec)
+    score = capped if epoch_cap is not None else None
+    tscores, bscores = run_scores(runs, records, est, score=score)
     return estimate_transfer(
         runs.labels, tscores, bscores, seeds=seeds, baseline_seeds=baseline_seeds
     )
@@ -313,17 +301,18 @@ def level_estimate(
 def distance_matrix(labels: Sequence[str], t_values: np.ndarray, kind: str):
     """Symmetric distance matrix ``max(T12, 0) + max(T21, 0)`` as a HeterogeneityMatrix."""
     from hetero.distance import transfer_to_distance
-    from hetero.matrix import HeterogeneityMatrix
+    from hetero.measure.analysis import LevelAnalysis
 
-    return transfer_to_distance(HeterogeneityMatrix(list(labels), t_values, kind=kind))
+    return transfer_to_distance(LevelAnalysis(list(labels), kind, None, 0).matrix(t_values))
 
 
 def groups_of(labels: Sequence[str], d_values: np.ndarray, k: int) -> np.ndarray:
-    from hetero.grouping import cluster
-    from hetero.matrix import HeterogeneityMatrix
+    """Plan groups of ``k`` clusters of distances ``d_values`` (the product's clustering)."""
+    from hetero.measure.analysis import LevelAnalysis
 
-    g, _ = cluster(HeterogeneityMatrix(list(labels), d_values), n_groups=k)
-    return np.asarray(g)
+    analysis = LevelAnalysis(list(labels), "modality", None, 0)
+    analysis.n_groups = k
+    return analysis.groups(d_values)
 
 
 def measured_matrices(matrices_dir: Path):
@@ -386,13 +375,11 @@ def campaign_estimates(
 def level_distance(lev: dict[str, Any], level: str, values: np.ndarray | None = None):
     """Distance matrix of a level (``values``: a T matrix, default the estimate), with
     unmeasured entries completed by the symmetric low-rank completer."""
-    from hetero.completion import complete_matrix
+    from hetero.measure.analysis import LevelAnalysis
 
     t = lev["estimate"].values if values is None else values
-    d = distance_matrix(lev["runs"].labels, t, level)
-    if not d.observed.all():
-        d = complete_matrix(d, method="symmetric", seed=0)
-    return d
+    analysis = LevelAnalysis(list(lev["runs"].labels), level, "symmetric", 0)
+    return analysis.complete(distance_matrix(lev["runs"].labels, t, level))
 
 
 def records_or_campaign(args: Any, suite: Any, stages: Sequence[str]) -> dict[str, Any]:

@@ -223,11 +223,8 @@ def register(app: typer.Typer) -> None:
         """Train and transfer to measure heterogeneity; write matrices, checks and a plan."""
         from hetero.datasets import get_suite
         from hetero.learners import default_learner_name
-        from hetero.measure.driver import measure
-        from hetero.measure.estimators import DEFAULT_ESTIMATOR
+        from hetero.measure import MeasureConfig, measure
 
-        if fraction is not None and budget is not None:
-            raise fail("give either --fraction or --budget, not both")
         if seeds != "auto":
             try:
                 seeds_val: int | str = int(seeds)
@@ -237,9 +234,17 @@ def register(app: typer.Typer) -> None:
                 ) from None
         else:
             seeds_val = "auto"
-        # bad suites fail here, before anything trains
-        suite_obj = get_suite(suite, data_dir=data_dir, trust_pickle=trust_pickle)
         name = learner or default_learner_name()
+        # every setting validated here, every input read, before anything trains
+        cfg = MeasureConfig(
+            learner=name, learner_config=_parse_config(learner_option), estimator=estimator,
+            interactions=interactions, fraction=fraction, budget=budget, seeds=seeds_val,
+            baseline_seeds=baseline_seeds, executor=executor, workers=workers,
+            scheduler=scheduler, max_epochs=max_epochs, retries=retries, keep_head=keep_head,
+            unimodal_groups=unimodal_groups, crossmodal_groups=crossmodal_groups, retest=retest,
+            max_runs=max_runs, max_time=max_time, design_seed=design_seed, figures=figures,
+        )  # fmt: skip
+        suite_obj = get_suite(suite, data_dir=data_dir, trust_pickle=trust_pickle)
         if not quiet:
             why = (
                 ""
@@ -247,37 +252,9 @@ def register(app: typer.Typer) -> None:
                 else " (default"
                 + (": torch/hetero_models not available)" if name == "reference" else ")")
             )
-            typer.echo(
-                f"learner: {name}{why}; estimator: {estimator or DEFAULT_ESTIMATOR}", err=True
-            )
+            typer.echo(f"learner: {name}{why}; estimator: {cfg.estimator}", err=True)
         with _Progress(enabled=not quiet) as bar:
-            result = measure(
-                suite_obj,
-                out,
-                learner=name,
-                learner_config=_parse_config(learner_option),
-                estimator=estimator or DEFAULT_ESTIMATOR,
-                interactions=interactions,
-                fraction=fraction,
-                budget=budget,
-                seeds=seeds_val,
-                baseline_seeds=baseline_seeds,
-                executor=executor,
-                workers=workers,
-                scheduler=scheduler,
-                max_epochs=max_epochs,
-                retries=retries,
-                keep_head=keep_head,
-                unimodal_groups=unimodal_groups,
-                crossmodal_groups=crossmodal_groups,
-                retest=retest,
-                max_runs=max_runs,
-                max_time=max_time,
-                design_seed=design_seed,
-                figures=figures,
-                on_event=bar.event,
-                on_start=bar.start,
-            )
+            result = measure(suite_obj, out, cfg, on_event=bar.event, on_start=bar.start)
         if not quiet:
             _summary_table(result)
         if result.stats.failed:

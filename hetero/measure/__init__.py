@@ -1,4 +1,5 @@
-"""The measurement engine: run planning, run keys, the run store, executors, ``measure()``.
+"""The measurement engine: config, run planning, run keys, the run store, executors, the
+analysis of stored runs, outputs, and ``measure()`` which orchestrates them.
 
 Names are loaded lazily so that worker processes can import :mod:`.executors` (and limit
 their thread pools) before numpy loads.
@@ -10,8 +11,14 @@ from hetero._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "measure": "hetero.measure.driver",
-    "MeasureResult": "hetero.measure.driver",
-    "LevelResult": "hetero.measure.driver",
+    "plan_runs": "hetero.measure.driver",
+    "MeasureConfig": "hetero.measure.config",
+    "MeasureResult": "hetero.measure.outputs",
+    "LevelResult": "hetero.measure.analysis",
+    "LevelAnalysis": "hetero.measure.analysis",
+    "analyse_level": "hetero.measure.analysis",
+    "plan_from_levels": "hetero.measure.analysis",
+    "run_scores": "hetero.measure.analysis",
     "RunStore": "hetero.measure.store",
     "RunRecord": "hetero.measure.store",
     "RunSpec": "hetero.measure.keys",

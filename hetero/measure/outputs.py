@@ -1,0 +1,166 @@
+"""The end of a measurement: :class:`MeasureResult`, its summary and the files written.
+
+Everything is computed before anything is written; every file is written atomically and
+the figure folder is replaced as a whole (see :func:`hetero._io.atomic_write_dir`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hetero._io import write_json
+from hetero._provenance import provenance
+from hetero.errors import HeteroError
+from hetero.measure.analysis import Z_SIGNIFICANT, LevelResult, seeds_of
+from hetero.measure.estimators import Estimator
+from hetero.measure.executors import RunStats
+from hetero.measure.stability import reliability_statement
+
+__all__ = [
+    "MeasureResult",
+    "check_something_measured",
+    "summarize",
+    "write_figures",
+    "write_outputs",
+]
+
+
+@dataclass
+class MeasureResult:
+    """What :func:`measure` returns (and writes when given a directory)."""
+
+    modality: LevelResult
+    interaction: LevelResult | None
+    plan: Any
+    learner: str
+    learner_config: dict[str, Any]
+    estimator: Estimator
+    stats: RunStats
+    summary: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+
+def check_something_measured(
+    results: dict[str, LevelResult], stats: RunStats, store_path: Path
+) -> None:
+    """Refuse to write all-empty matrices: when no entry could be measured, say why."""
+    for res in results.values():
+        values = res.transfer.values
+        off = ~np.eye(len(values), dtype=bool)
+        if np.isfinite(values[off]).any():
+            return
+    if stats.failures:
+        unit, error = stats.failures[0]
+        raise HeteroError(
+            f"nothing was measured: {stats.failed} runs failed past their retries (first: "
+            f"{unit}: {error}); they are recorded in {store_path.name} and retried by the next "
+            "measure"
+        )
+    raise HeteroError("no entry could be measured; nothing was written")
+
+
+def summarize(
+    results: dict[str, LevelResult],
+    plan: Any,
+    stats: RunStats,
+    learner: str,
+    config: dict[str, Any],
+    est: Estimator,
+    suite: Any,
+    sampled: bool,
+    auto: bool,
+) -> dict[str, Any]:
+    levels = {}
+    for level, res in results.items():
+        n = len(res.labels)
+        measured_pairs = int(res.runs.mask.sum())
+        ts, bs = seeds_of(res.runs)
+        levels[level] = {
+            "units": n,
+            "ordered_pairs": n * (n - 1),
+            "measured_pairs": measured_pairs,
+            "entries_completed": int(np.triu(res.completed, 1).sum()),
+            "transfer_seeds": ts,
+            "baseline_seeds": bs,
+            "significant_entries": int(res.estimate.significant(Z_SIGNIFICANT).sum()),
+            "converged_fraction": res.transfer.provenance.get("converged_fraction"),
+            "retest": res.retest,
+            "reliability": reliability_statement(res.retest),
+            "stability": None
+            if res.stability is None
+            else {
+                "mean_stability": res.stability["mean_stability"],
+                "n_boot": res.stability["n_boot"],
+            },
+        }
+    mod = results["modality"]
+    return {
+        "suite": suite.name,
+        "learner": learner,
+        "learner_config": config,
+        "estimator": est.to_dict(),
+        "sampled": sampled,
+        "auto_seeds": auto,
+        "runs": stats.to_dict(),
+        "failures": [{"unit": u, "error": e} for u, e in stats.failures],
+        "levels": levels,
+        "reliability": reliability_statement(mod.retest),
+        "plan": None
+        if plan is None
+        else {
+            "unimodal_groups": plan.n_unimodal_groups,
+            "crossmodal_groups": plan.n_crossmodal_groups,
+        },
+    }
+
+
+def write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
+    levels = {"modality": result.modality}
+    if result.interaction is not None:
+        levels["interaction"] = result.interaction
+    for level, res in levels.items():
+        res.transfer.write(out / f"{level}_transfer.json")
+        res.distance.write(out / f"{level}.json")
+    check: dict[str, Any] = {}
+    if result.modality.check is not None:
+        check = dict(result.modality.check.to_dict())
+    if result.interaction is not None and result.interaction.check is not None:
+        check["interaction"] = result.interaction.check.to_dict()
+    write_json(out / "check.json", check)
+    if result.plan is not None:
+        result.plan.write(out / "plan.json")
+    write_json(out / "measure.json", {**result.summary, "provenance": provenance()})
+    if figures:
+        write_figures(result, out / "figures")
+
+
+def write_figures(result: MeasureResult, fig_dir: Path) -> None:
+    """Heatmaps, graphs, dendrograms, clustermaps and spectra of each level (PNG).
+
+    All figures are rendered in memory, then the folder is replaced whole, so an interrupted
+    run leaves the previous complete set (or none), never half of one.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from hetero import plotting
+    from hetero._io import atomic_write_dir
+
+    levels = {"modality": result.modality}
+    if result.interaction is not None:
+        levels["interaction"] = result.interaction
+    files: dict[str, bytes] = {}
+    for level, res in levels.items():
+        for name, png in plotting.render_all(res.distance, result.plan).items():
+            files[f"{level}_{name}"] = png
+        fig = plotting.plot_heatmap(res.transfer)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        files[f"{level}_transfer_heatmap.png"] = buf.getvalue()
+    atomic_write_dir(fig_dir, files)
