@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -48,10 +49,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path.parent, f".{path.name}.", ".tmp")
     try:
-        # mkstemp creates 0600; give the result the permissions a plain open() would.
-        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -61,6 +60,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _create_temp(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """A new file in ``folder`` with a unique name, opened for writing.
+
+    Created with mode 0o666 so the kernel applies the process umask, as a plain ``open()``
+    would (``tempfile.mkstemp`` makes 0o600 files; fixing that needs the umask, which can
+    only be read by setting it, process-wide).
+    """
+    for _ in range(100):
+        tmp = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
 
 
 def atomic_write_dir(path: str | os.PathLike, files: dict[str, bytes]) -> list[Path]:
@@ -78,17 +93,14 @@ def atomic_write_dir(path: str | os.PathLike, files: dict[str, bytes]) -> list[P
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.partial"
+    tmp.mkdir()  # mode 0o777 less the umask, like the folder it replaces
     try:
-        os.chmod(tmp, 0o777 & ~_UMASK)
         for name, data in files.items():
             atomic_write_bytes(tmp / name, data)
         old = None
         if path.exists():
-            old = Path(
-                tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-            )
-            os.rmdir(old)
+            old = path.parent / f".{path.name}.{secrets.token_hex(6)}.partial"
             os.replace(path, old)
         os.replace(tmp, path)
     except BaseException:
@@ -97,17 +109,6 @@ def atomic_write_dir(path: str | os.PathLike, files: dict[str, bytes]) -> list[P
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return [path / name for name in files]
-
-
-def _read_umask() -> int:
-    # os.umask can only be read by setting it; do that once, at import, not per write
-    # (writes may come from several threads).
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

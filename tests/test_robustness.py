@@ -197,3 +197,17 @@ def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(monkeypatc
     assert res.output.count("\n") == 1 and "--debug" in res.output
     res = _run("--debug", "check", path)
     assert isinstance(res.exception, ZeroDivisionError)
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path):
+    """Files and the swapped-in figure folder follow the umask (no umask probe at import)."""
+    code = (
+        "import os, sys; os.umask(0o027); from hetero._io import atomic_write_bytes, "
+        "atomic_write_dir; d = sys.argv[1]; atomic_write_bytes(d + '/f.txt', b'x'); "
+        "atomic_write_dir(d + '/figs', {'a.png': b'1'})"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "figs").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "figs" / "a.png").stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt", "figs"]
