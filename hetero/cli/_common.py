@@ -8,7 +8,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import click
 import typer
 
 from hetero.errors import HeteroError, HeteroWarning
@@ -59,7 +58,7 @@ def handle_errors(func: F) -> F:
             with warnings.catch_warnings():
                 warnings.showwarning = _show_warning
                 return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+        except _CLI_EXCEPTIONS:  # exits and usage errors: typer/click print them
             raise
         except HeteroError as exc:
             raise fail(str(exc)) from None
@@ -93,6 +92,17 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _cli_exception_types() -> tuple[type[BaseException], ...]:
+    # typer >= 0.2x vendors click (typer._click), older ones use click itself: find the
+    # ClickException base through a class both expose rather than importing click.
+    found: list[type[BaseException]] = [typer.Exit, typer.Abort]
+    found += [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+    return tuple(found)
+
+
+_CLI_EXCEPTIONS = _cli_exception_types()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
