@@ -18,8 +18,11 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from hetero.errors import HeteroError
 
 __all__ = [
     "MAX_TEXT_BYTES",
@@ -38,6 +41,9 @@ __all__ = [
     "to_jsonable",
     "write_json",
 ]
+
+#: Builds the exception to raise: ``error(message, source=path)`` (a HeteroError subclass).
+ErrorFactory = Callable[..., Exception]
 
 #: Largest JSON / YAML file read (bytes). Matrices of thousands of units stay far below.
 MAX_TEXT_BYTES = 64 * 2**20
@@ -160,8 +166,6 @@ def check_output_dir(path: str | os.PathLike, *, create: bool = True) -> Path:
     missing one must be creatable (no file in the way, the nearest existing folder
     writable). Raises a one-line :class:`~hetero.errors.HeteroError`.
     """
-    from hetero.errors import HeteroError
-
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise HeteroError(
@@ -184,8 +188,6 @@ def check_output_dir(path: str | os.PathLike, *, create: bool = True) -> Path:
 
 def check_output_file(path: str | os.PathLike) -> Path:
     """Check, before any work starts, that ``path`` can be written as a file (creates nothing)."""
-    from hetero.errors import HeteroError
-
     path = Path(path)
     if path.is_dir():
         raise HeteroError("is a directory; expected an output file path", source=path)
@@ -197,8 +199,6 @@ def check_output_file(path: str | os.PathLike) -> Path:
 
 def _check_creatable(folder: Path) -> None:
     """``folder`` exists as a writable directory or could be made (no file in the way)."""
-    from hetero.errors import HeteroError
-
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -209,15 +209,13 @@ def _check_creatable(folder: Path) -> None:
 
 
 def require_regular_file(
-    path: str | os.PathLike, *, what: str = "a file", error: type[Exception] | None = None
+    path: str | os.PathLike, *, what: str = "a file", error: ErrorFactory | None = None
 ) -> Path:
     """Return ``path`` if it is a regular file (symlinks followed); else raise ``error``.
 
     Directories, FIFOs, sockets and devices are refused *before* anything opens them: opening
     a FIFO for reading blocks until a writer appears, a device may never end.
     """
-    from hetero.errors import HeteroError
-
     error = error or HeteroError
     path = Path(path)
     try:
@@ -238,12 +236,10 @@ def read_text_file(
     path: str | os.PathLike,
     *,
     what: str = "a text file",
-    error: type[Exception] | None = None,
+    error: ErrorFactory | None = None,
     max_bytes: int = MAX_TEXT_BYTES,
 ) -> str:
     """Read a regular UTF-8 file of at most ``max_bytes``; one-line ``error`` otherwise."""
-    from hetero.errors import HeteroError
-
     error = error or HeteroError
     path = require_regular_file(path, what=what, error=error)
     try:
@@ -268,7 +264,7 @@ def read_text_file(
 def read_json(
     path: str | os.PathLike,
     *,
-    error: type[Exception] | None = None,
+    error: ErrorFactory | None = None,
     max_bytes: int = MAX_TEXT_BYTES,
 ) -> Any:
     """Read a JSON file; raise ``error`` (a HeteroError subclass) with a one-line message.
@@ -277,8 +273,6 @@ def read_json(
     ``error(message, source=path)``, and so do ``NaN`` / ``Infinity`` tokens (not JSON,
     though Python's parser takes them).
     """
-    from hetero.errors import HeteroError
-
     error = error or HeteroError
     text = read_text_file(path, what="a JSON file", error=error, max_bytes=max_bytes)
 
@@ -297,7 +291,7 @@ def read_json(
         ) from None
     except RecursionError:
         raise error("JSON nested too deeply", source=path) from None
-    except error:  # raised by constant() above
+    except HeteroError:  # raised by constant() above
         raise
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
         raise error(f"malformed JSON ({_value_error_text(exc)})", source=path) from None
@@ -306,7 +300,7 @@ def read_json(
 def read_yaml(
     path: str | os.PathLike,
     *,
-    error: type[Exception] | None = None,
+    error: ErrorFactory | None = None,
     max_bytes: int = MAX_TEXT_BYTES,
     max_nodes: int = MAX_YAML_NODES,
 ) -> Any:
@@ -318,8 +312,6 @@ def read_yaml(
     alias is refused.
     """
     import yaml
-
-    from hetero.errors import HeteroError
 
     error = error or HeteroError
     text = read_text_file(path, what="a YAML file", error=error, max_bytes=max_bytes)
@@ -338,7 +330,7 @@ def read_yaml(
         raise error(f"malformed YAML{where}: {problem}", source=path) from None
     except RecursionError:
         raise error("YAML nested too deeply", source=path) from None
-    except error:  # raised by _check_yaml_size
+    except HeteroError:  # raised by _check_yaml_size
         raise
     except ValueError as exc:  # e.g. an integer longer than Python's digit limit
         raise error(f"malformed YAML ({_value_error_text(exc)})", source=path) from None
@@ -354,7 +346,7 @@ def _value_error_text(exc: ValueError) -> str:
     return text
 
 
-def _check_yaml_size(root: Any, max_nodes: int, path: Any, error: type[Exception]) -> None:
+def _check_yaml_size(root: Any, max_nodes: int, path: Any, error: ErrorFactory) -> None:
     """Count the nodes ``root`` expands to (aliases followed) without expanding it."""
     import yaml
 
@@ -401,7 +393,7 @@ def _check_yaml_size(root: Any, max_nodes: int, path: Any, error: type[Exception
 
 
 def check_npy_member(
-    header_source: Any, available: int, *, name: str, path: Any, error: type[Exception]
+    header_source: Any, available: int, *, name: str, path: Any, error: ErrorFactory
 ) -> tuple[tuple[int, ...], Any]:
     """Read a ``.npy`` header from the open binary file ``header_source`` and check it.
 
@@ -410,8 +402,6 @@ def check_npy_member(
     cannot make numpy allocate terabytes before it finds the data missing.
     """
     import numpy as np
-
-    from hetero.errors import HeteroError
 
     fmt = np.lib.format
     try:
@@ -448,11 +438,9 @@ def check_npy_member(
     return tuple(shape), dtype
 
 
-def read_npy(path: str | os.PathLike, *, error: type[Exception] | None = None) -> Any:
+def read_npy(path: str | os.PathLike, *, error: ErrorFactory | None = None) -> Any:
     """Load one ``.npy`` array (never unpickled), its header checked before allocation."""
     import numpy as np
-
-    from hetero.errors import HeteroError
 
     error = error or HeteroError
     path = require_regular_file(path, what="an .npy file", error=error)
@@ -460,7 +448,7 @@ def read_npy(path: str | os.PathLike, *, error: type[Exception] | None = None) -
         with open(path, "rb") as fh:
             check_npy_member(fh, path.stat().st_size, name=path.stem, path=path, error=error)
         return np.load(path, allow_pickle=False)
-    except error:  # from check_npy_member
+    except HeteroError:  # from check_npy_member
         raise
     except (OSError, ValueError, EOFError) as exc:
         raise error(f"cannot read .npy ({' '.join(str(exc).split())})", source=path) from None

@@ -250,15 +250,15 @@ def check_metric(
         idx = np.concatenate(cand_idx)
         order = np.lexsort((idx[:, 2], idx[:, 1], idx[:, 0], -r))[:n_worst]
         for o in order:
-            i, j, k = (int(v) for v in idx[o])
+            a, b, c = (int(v) for v in idx[o])
             worst.append(
                 Triple(
-                    labels[i],
-                    labels[j],
-                    labels[k],
-                    float(D[i, k]),
-                    float(D[i, j]),
-                    float(D[j, k]),
+                    labels[a],
+                    labels[b],
+                    labels[c],
+                    float(D[a, c]),
+                    float(D[a, b]),
+                    float(D[b, c]),
                     float(r[o]),
                 )
             )

@@ -145,7 +145,7 @@ class Registry(Generic[T]):
                 ) from None
             self._entries[name] = loaded
             value = loaded
-        return value  # type: ignore[return-value]
+        return value
 
     def names(self) -> list[str]:
         """Registered names (built-ins and plug-ins), sorted; loads no plug-in."""

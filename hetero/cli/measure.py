@@ -37,8 +37,8 @@ class _Progress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.progress = None
-        self.task = None
+        self.progress: Any = None
+        self.task: Any = None
         self.total = 0
 
     def __enter__(self) -> _Progress:
@@ -288,11 +288,13 @@ def register(app: typer.Typer) -> None:
             writer = csv.writer(buf)
             writer.writerow(RUN_COLUMNS)
             for rec in records:
-                row = []
+                cells = []
                 for col in RUN_COLUMNS:
                     v = getattr(rec, col)
-                    row.append(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)
-                writer.writerow(row)
+                    cells.append(
+                        json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+                    )
+                writer.writerow(cells)
             if output is not None:
                 atomic_write_text(output, buf.getvalue())
             else:
@@ -300,7 +302,7 @@ def register(app: typer.Typer) -> None:
             return
         header = ("key", "status", "kind", "unit", "source", "seed", "mode", "val_loss",
                   "metric", "epochs", "conv", "time_s", "attempts")  # fmt: skip
-        rows = [header]
+        rows: list[tuple[str, ...]] = [header]
         for r in records:
             rows.append(
                 (

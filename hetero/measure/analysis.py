@@ -191,8 +191,10 @@ def analyse_level(
             "z": Z_SIGNIFICANT,
             "unclipped_sum": total,
             "unclipped_sum_se": total_se,
-            "baseline_loss": dict(zip(runs.labels, e.baseline.tolist(), strict=True)),
-            "baseline_count": dict(zip(runs.labels, e.baseline_count.tolist(), strict=True)),
+            "baseline_loss": dict(zip(runs.labels, np.asarray(e.baseline).tolist(), strict=True)),
+            "baseline_count": dict(
+                zip(runs.labels, np.asarray(e.baseline_count).tolist(), strict=True)
+            ),
             "measured": runs.mask,
             "converged_fraction": float(np.mean(converged)) if converged else None,
         }

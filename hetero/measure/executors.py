@@ -158,7 +158,7 @@ class ExecutorHandle:
     executor: cf.Executor
     kind: str
     workers: int
-    _closers: list[Callable[[], None]] = field(default_factory=list)
+    _closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def close(self, *, cancel: bool = False) -> None:
         if cancel and isinstance(self.executor, cf.ProcessPoolExecutor):
@@ -222,7 +222,7 @@ def make_executor(
         raise HeteroError(
             "--executor dask needs dask.distributed (pip install 'hetero[distributed]')"
         ) from None
-    closers: list[Callable[[], None]] = []
+    closers: list[Callable[[], Any]] = []
     if scheduler:
         try:
             client = Client(scheduler, timeout=30)
