@@ -25,6 +25,7 @@ import numpy as np
 
 from hetero._io import read_json, to_jsonable, write_json
 from hetero.errors import PlanError
+from hetero.suite.units import is_interaction_label, unit_label
 
 __all__ = ["PLAN_VERSION", "GroupingPlan", "read_plan"]
 
@@ -32,7 +33,7 @@ PLAN_VERSION = 1
 
 
 def _labels_of(units: Iterable[Any]) -> list[str]:
-    return [u if isinstance(u, str) else u.label for u in units]
+    return [unit_label(u) for u in units]
 
 
 def _check_groups(
@@ -59,7 +60,7 @@ def _check_groups(
                     f"'{section}.groups'[{g}]: expected label strings, got {label!r}",
                     source=source,
                 )
-            if ("+" in label) != interaction:
+            if is_interaction_label(label) != interaction:
                 what = (
                     "interaction-unit labels 'task/modA+modB'"
                     if interaction
@@ -193,13 +194,14 @@ class GroupingPlan:
         Interaction units (labels with ``+``) are looked up in the crossmodal groups;
         with no crossmodal groups every interaction unit is in group 0.
         """
-        label = label if isinstance(label, str) else label.label
-        if "+" in label and not self.crossmodal_groups:
+        label = unit_label(label)
+        interaction = is_interaction_label(label)
+        if interaction and not self.crossmodal_groups:
             return 0
         try:
             return self._index[label]
         except KeyError:
-            kind = "crossmodal" if "+" in label else "unimodal"
+            kind = "crossmodal" if interaction else "unimodal"
             raise PlanError(
                 f"{label!r} is not in the plan's {kind} groups", source=self.source
             ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 
@@ -134,6 +135,55 @@ def test_get_suite_from_a_yaml_file_and_errors(tmp_path):
     bad.write_text("tasks:\n  - {name: x, dataset: mfeat, options: {views: [nope]}}\n")
     with pytest.raises(Exception, match=r"task 'x'.*unknown \['nope'\]"):
         get_suite(bad)
+
+
+def test_mini_splits_are_pinned(mini):
+    """The splits of the built-in suite do not move (a change here re-splits every study)."""
+    h = hashlib.sha256()
+    for t in mini.tasks:
+        for split in ("train", "val", "test"):
+            h.update(np.ascontiguousarray(t.data.indices(split), dtype="<i8").tobytes())
+    assert h.hexdigest()[:16] == "6273103e2145d7d7"
+
+
+def test_loaders_split_with_the_suite_implementation():
+    from hetero.datasets import _common
+    from hetero.suite import splits
+
+    y = np.repeat(np.arange(4), [3, 10, 25, 1])
+    for fractions in [(0.6, 0.2, 0.2), (0.8, 0.2, 0.0)]:
+        ours = _common.stratified_split(y, fractions, 5)
+        theirs = splits.stratified_split(y, fractions, 5)
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+        assert np.array_equal(np.sort(np.concatenate(ours)), np.arange(len(y)))
+    with pytest.raises(DatasetError, match="three shares summing to 1"):
+        _common.stratified_split(y, (0.5, 0.5, 0.5), 0)
+
+
+def test_dataset_registry_lists_suggests_and_takes_plug_ins(tmp_path):
+    from hetero.datasets import DATASETS, DatasetInfo, dataset_info, load_task
+
+    assert list_datasets() == DATASETS.names()
+    with pytest.raises(
+        DatasetError, match=r"unknown dataset 'mfet' \(valid: .*\); did you mean 'mfeat'"
+    ):
+        dataset_info("mfet")
+    info = DatasetInfo(
+        "tiny_digits", "hetero.datasets.packaged", "load_sklearn_digits", "package", "", "plug-in"
+    )
+    with DATASETS.registered("tiny_digits", info):
+        assert "tiny_digits" in list_datasets() and dataset_info("tiny_digits") is info
+        task = load_task("tiny_digits", max_samples=90)
+        path = tmp_path / "s.yaml"
+        path.write_text("tasks:\n  - {dataset: tiny_digits, options: {max_samples: 90}}\n")
+        assert get_suite(path).tasks[0] == task
+    assert "tiny_digits" not in list_datasets()
+
+
+def test_get_suite_is_load_suite_on_the_builtin_file(mini):
+    from hetero.suite import load_suite
+
+    assert load_suite(suite_path("mini")) == mini
 
 
 # ------------------------------------------------------------------ CLI

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import types
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from hetero.suite import (
     fraction_split,
     load_suite,
 )
+from hetero.suite.dataset_registry import DATASETS
 from tests.conftest import REPO_ROOT
 
 ISSUE_YAML = """\
@@ -816,56 +816,116 @@ def test_yaml_objective_errors_name_the_yaml_file(tmp_path):
 # --------------------------------------------------------------------------- dataset tasks
 
 
-def test_dataset_task_through_load_task(tmp_path, monkeypatch):
-    seen = {}
+class ToyDataset:
+    """A registry entry as the suite loader sees it: ``options()`` and ``load_task()``."""
 
-    def load_task(name, *, n=30, seed=0):
-        seen["args"] = (name, n, seed)
+    def __init__(self, name="toy", *, takes_data_dir=False, fail=None, returns=None):
+        self.name, self.takes_data_dir, self.fail, self.returns = (
+            name,
+            takes_data_dir,
+            fail,
+            returns,
+        )
+        self.calls = []
+
+    def options(self):
+        return {"n": 30, "seed": 0, **({"data_dir": None} if self.takes_data_dir else {})}
+
+    def load_task(self, *, n=30, seed=0, data_dir=None):
+        self.calls.append({"n": n, "seed": seed, "data_dir": data_dir})
+        if self.fail is not None:
+            raise hetero.HeteroError(self.fail)
+        if self.returns is not None:
+            return self.returns
         rng = np.random.default_rng(seed)
         return Task.from_arrays(
-            name, {"v": rng.normal(size=(n, 4))}, np.arange(n) % 3, target="multiclass"
+            self.name, {"v": rng.normal(size=(n, 4))}, np.arange(n) % 3, target="multiclass"
         )
 
-    fake = types.ModuleType("hetero.datasets")
-    fake.load_task = load_task
-    monkeypatch.setitem(sys.modules, "hetero.datasets", fake)
-    path = write_yaml(
-        tmp_path,
-        """\
+
+def test_dataset_task_through_the_registry(tmp_path):
+    toy = ToyDataset()
+    with DATASETS.registered("toy", toy):
+        path = write_yaml(
+            tmp_path,
+            """\
+            tasks:
+              - {dataset: toy, options: {n: 24, seed: 3}}
+              - {name: toy2, dataset: toy}
+            """,
+        )
+        suite = load_suite(path)
+        assert suite.task_names == ("toy", "toy2")
+        assert toy.calls == [
+            {"n": 24, "seed": 3, "data_dir": None},
+            {"n": 30, "seed": 0, "data_dir": None},
+        ]
+        assert suite.task("toy").n_samples == 24
+        msg = yaml_error(tmp_path, "tasks:\n  - {dataset: toy, options: {size: 3}}\n")
+        assert "task 'tasks[0]': options: invalid options for dataset 'toy'" in msg
+        msg = yaml_error(tmp_path, "tasks:\n  - {dataset: toy, target: binary}\n")
+        assert "key 'target' is not valid with 'dataset:'" in msg
+    assert "toy" not in DATASETS
+
+
+def test_dataset_loader_errors_carry_the_yaml_source(tmp_path):
+    source = tmp_path / "suite.yaml"
+    with DATASETS.registered("broken", ToyDataset(fail="no data here")):
+        msg = yaml_error(tmp_path, "tasks:\n  - {name: x, dataset: broken}\n")
+    assert msg == f"{source}: task 'x': dataset: no data here"
+    with DATASETS.registered("odd", ToyDataset(returns={"not": "a task"})):
+        msg = yaml_error(tmp_path, "tasks:\n  - {name: x, dataset: odd}\n")
+    assert "loader for 'odd' returned dict; expected a Task" in msg
+    with DATASETS.registered("bare", object()):
+        msg = yaml_error(tmp_path, "tasks:\n  - {name: x, dataset: bare}\n")
+    assert "dataset 'bare' is registered as a object; expected an entry with load_task()" in msg
+
+
+def test_unknown_dataset_lists_valid_names_and_suggests(tmp_path):
+    msg = yaml_error(tmp_path, "tasks:\n  - {name: d, dataset: mfet}\n")
+    assert msg.startswith(f"{tmp_path / 'suite.yaml'}: task 'd': dataset: unknown dataset 'mfet'")
+    assert "(valid: " in msg and "mfeat" in msg and msg.endswith("did you mean 'mfeat'?")
+
+
+def test_data_dir_goes_to_the_loaders_that_take_one(tmp_path, monkeypatch):
+    from hetero.datasets import DATA_DIR_ENV, DatasetError
+
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    local, plain = ToyDataset(takes_data_dir=True), ToyDataset()
+    text = """\
+        name: local-copies
         tasks:
-          - {dataset: toy, options: {n: 24, seed: 3}}
-          - {name: toy2, dataset: toy}
-        """,
+          - {name: a, dataset: local}
+          - {name: b, dataset: plain}
+          - {name: c, dataset: local, options: {data_dir: own}}
+        """
+    with DATASETS.registered("local", local), DATASETS.registered("plain", plain):
+        path = write_yaml(tmp_path, text)
+        with pytest.raises(DatasetError) as e:
+            load_suite(path)
+        assert one_line(e) == (
+            f"{path}: suite 'local-copies' reads local copies of public datasets (tasks: a): "
+            f"pass data_dir=... (--data-dir) or set {DATA_DIR_ENV} to a folder holding their data"
+        )
+        assert local.calls == [] and plain.calls == []  # refused before any data is read
+        load_suite(path, data_dir=tmp_path / "data")
+        assert [c["data_dir"] for c in local.calls] == [str(tmp_path / "data"), "own"]
+        assert plain.calls == [{"n": 30, "seed": 0, "data_dir": None}]
+        monkeypatch.setenv(DATA_DIR_ENV, "from-env")
+        Suite.from_yaml(path)
+        assert local.calls[-2]["data_dir"] == "from-env"
+
+
+def test_suite_does_not_import_the_datasets_package():
+    code = (
+        "import sys, hetero.suite; hetero.suite.Suite, hetero.suite.load_suite; "
+        "assert 'hetero.datasets' not in sys.modules, 'hetero.datasets imported'; "
+        "assert 'torch' not in sys.modules; print('ok')"
     )
-    suite = load_suite(path)
-    assert suite.task_names == ("toy", "toy2")
-    assert seen["args"] == ("toy", 30, 0)
-    assert suite.task("toy").n_samples == 24
-    msg = yaml_error(tmp_path, "tasks:\n  - {dataset: toy, options: {size: 3}}\n")
-    assert "task 'tasks[0]': options: invalid options for dataset 'toy'" in msg
-    msg = yaml_error(tmp_path, "tasks:\n  - {dataset: toy, target: binary}\n")
-    assert "key 'target' is not valid with 'dataset:'" in msg
-
-
-def test_dataset_loader_errors_carry_the_yaml_source(tmp_path, monkeypatch):
-    def load_task(name, **options):
-        raise hetero.HeteroError(f"unknown dataset {name!r}")
-
-    fake = types.ModuleType("hetero.datasets")
-    fake.load_task = load_task
-    monkeypatch.setitem(sys.modules, "hetero.datasets", fake)
-    msg = yaml_error(tmp_path, "tasks:\n  - {name: x, dataset: nope}\n")
-    assert msg == f"{tmp_path / 'suite.yaml'}: task 'x': dataset: unknown dataset 'nope'"
-    fake.load_task = lambda name, **options: {"not": "a task"}
-    msg = yaml_error(tmp_path, "tasks:\n  - {name: x, dataset: nope}\n")
-    assert "loader for 'nope' returned dict; expected a Task" in msg
-
-
-def test_dataset_task_without_datasets_module(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "hetero.datasets", None)  # import now fails
-    msg = yaml_error(tmp_path, "tasks:\n  - {name: d, dataset: mfeat}\n")
-    assert "task 'd': dataset: cannot load dataset 'mfeat'" in msg
-    assert "hetero.datasets module is not available" in msg
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 # --------------------------------------------------------------------------- misc

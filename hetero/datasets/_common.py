@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from hetero.errors import SuiteError
+from hetero.suite import splits
+from hetero.suite.dataset_registry import DATA_DIR_ENV, DatasetError
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -30,8 +31,6 @@ __all__ = [
     "subsample_split",
 ]
 
-DATA_DIR_ENV = "HETERO_DATA_DIR"
-
 # where to get the public datasets that path loaders read (shown when a copy is missing)
 DATA_SOURCES = {
     "fsdd": "github.com/Jakobovski/free-spoken-digit-dataset (recordings/)",
@@ -39,10 +38,6 @@ DATA_SOURCES = {
     "citeseer": "a CiteSeer multi-view .mat (X: graph + text cell, Y: labels)",
     "avmnist": "MultiBench's AV-MNIST (github.com/pliang279/MultiBench)",
 }
-
-
-class DatasetError(SuiteError):
-    """A dataset file or package is missing or malformed, or a loader option is invalid."""
 
 
 @dataclass(frozen=True)
@@ -240,26 +235,11 @@ def stratified_split(
     """Seeded train/val/test split keeping class proportions (every class in every split).
 
     ``fractions`` are (train, val, test) shares summing to 1; a class with at least three
-    samples gets at least one sample in each split.
+    samples gets at least one sample in each split. The one implementation is
+    :func:`hetero.suite.splits.stratified_split`; invalid fractions raise
+    :class:`DatasetError` here.
     """
-    frac = np.asarray(fractions, dtype=float)
-    if frac.shape != (3,) or np.any(frac < 0) or not np.isclose(frac.sum(), 1.0):
-        raise DatasetError(f"split fractions must be three shares summing to 1, got {fractions}")
-    rng = np.random.default_rng(seed)
-    parts: list[list[np.ndarray]] = [[], [], []]
-    for cls in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == cls))
-        n = len(idx)
-        n_val = round(n * frac[1])
-        n_test = round(n * frac[2])
-        if n >= 3:
-            n_val = max(n_val, 1) if frac[1] > 0 else 0
-            n_test = max(n_test, 1) if frac[2] > 0 else 0
-        n_train = n - n_val - n_test
-        parts[0].append(idx[:n_train])
-        parts[1].append(idx[n_train : n_train + n_val])
-        parts[2].append(idx[n_train + n_val :])
-    return tuple(np.sort(np.concatenate(p)).astype(np.int64) for p in parts)  # type: ignore[return-value]
+    return splits.stratified_split(y, fractions, seed, error=DatasetError)
 
 
 def subsample_split(

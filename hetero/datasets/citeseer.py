@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from hetero._io import require_regular_file
+from hetero.datasets._catalog import register_dataset
 from hetero.datasets._common import (
     DatasetError,
     ModalitySpec,
@@ -97,6 +98,13 @@ def spectral_embedding(adj, dim: int, seed: int, tau: float | None = None) -> np
     return vecs * signs * np.sqrt(n)
 
 
+@register_dataset(
+    "citeseer",
+    origin="path",
+    requires="citeseer/CiteSeer.mat",
+    summary="CiteSeer: paper text + citation graph, 6 topics",
+    data_path="citeseer/CiteSeer.mat",
+)
 def load_citeseer(
     path: str | os.PathLike | None = None,
     *,

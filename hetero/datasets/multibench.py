@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from hetero._io import read_npy
+from hetero.datasets._catalog import register_dataset
 from hetero.datasets._common import (
     DatasetError,
     ModalitySpec,
@@ -68,6 +69,13 @@ def _clean(a: Any, source: Path, field: str) -> np.ndarray:
     return np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+@register_dataset(
+    "avmnist",
+    origin="multibench",
+    requires="avmnist/{image,audio}/{train,test}_data.npy + labels",
+    summary="AV-MNIST (MultiBench): image + audio spectrogram",
+    data_path="avmnist/",
+)
 def load_avmnist(
     path: str | os.PathLike | None = None,
     *,
@@ -131,6 +139,12 @@ def load_avmnist(
     )
 
 
+@register_dataset(
+    "affect",
+    origin="multibench",
+    requires="a MultiBench affect .pkl (trust_pickle=True)",
+    summary="MOSI/MOSEI/UR-FUNNY style: vision, audio, text sequences",
+)
 def load_affect(
     path: str | os.PathLike,
     *,
@@ -231,6 +245,12 @@ def _mortality(adm_labels: np.ndarray) -> np.ndarray:
     return y
 
 
+@register_dataset(
+    "mimic",
+    origin="multibench",
+    requires="MultiBench im.pk (trust_pickle=True)",
+    summary="MIMIC: static features + vital-sign time series",
+)
 def load_mimic(
     path: str | os.PathLike,
     *,

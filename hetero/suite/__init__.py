@@ -1,0 +1,93 @@
+"""Suites of multimodal tasks: modalities, tasks, units, YAML + npz loading and validation.
+
+A :class:`Suite` is a list of :class:`Task` objects. Each task holds one array per
+:class:`Modality` (first axis = samples), the targets ``y`` and train / val / test index
+arrays. A *unit* is one (task, modality) pair, labelled ``task/modality``; an *interaction
+unit* is one unordered pair of modalities of a task, labelled ``task/modA+modB`` with the two
+names in alphabetical order.
+
+Suites are declared in Python (:meth:`Task.from_arrays`, :class:`Suite`) or in YAML
+(:func:`load_suite`), where each task points at an ``.npz`` file (one array per modality,
+``y``, optional ``train_idx`` / ``val_idx`` / ``test_idx``) or at a dataset loader::
+
+    name: my-suite               # optional; defaults to the file's stem
+    tasks:
+      - name: speech
+        data: speech.npz         # relative to the YAML file
+        target: multiclass       # multiclass | binary | multilabel | regression
+        modalities:
+          - {name: audio, kind: audio}
+          - {name: lips, kind: video}
+        split: {val: 0.2, test: 0.2, seed: 0}   # used when the npz has no index arrays
+      - name: digits
+        dataset: mfeat           # hetero.datasets.load_task("mfeat", **options)
+        options: {views: [image, fourier]}
+
+Array layout: ``(samples, *positional axes, channels)``. By default the last per-sample axis
+holds the channels and the earlier ones are positions, except a 1-D per-sample shape
+``(F,)``, which is F positions with one channel. ``positional_axes`` overrides this.
+
+Defaults per target (overridable with ``loss:``, ``metric:``, ``higher_is_better:``):
+
+============ ======================= ========== ================ ==========================
+target       loss                    metric     higher_is_better n_outputs
+============ ======================= ========== ================ ==========================
+multiclass   cross_entropy           accuracy   True             number of classes K
+binary       binary_cross_entropy    accuracy   True             1
+multilabel   binary_cross_entropy    f1_macro   True             number of label columns
+regression   mse                     mse        False            number of target columns
+============ ======================= ========== ================ ==========================
+
+Binary tasks default to accuracy rather than AUROC because accuracy is defined on every
+split, including a small test split that happens to hold a single class.
+
+Every problem the user can cause raises :class:`hetero.errors.SuiteError` with a one-line
+message naming the file, the task, the field and what was expected. ``.npz`` files are read
+with ``allow_pickle=False``: they are never unpickled.
+
+Modules: :mod:`~hetero.suite.modality` (:class:`Modality`), :mod:`~hetero.suite.units`
+(:class:`Unit` and the label format), :mod:`~hetero.suite.data` (:class:`TaskData`),
+:mod:`~hetero.suite.task` (:class:`Task`), :mod:`~hetero.suite.collection`
+(:class:`Suite`), :mod:`~hetero.suite.splits` (seeded, stratified splits),
+:mod:`~hetero.suite.loading` (YAML + npz + ``dataset:`` tasks) and
+:mod:`~hetero.suite.dataset_registry` (the registry ``dataset:`` names resolve through).
+"""
+
+from __future__ import annotations
+
+from hetero.suite._checks import (
+    DEFAULT_SPLIT,
+    LOSSES,
+    METRICS,
+    MODALITY_KINDS,
+    SPLIT_NAMES,
+    TARGETS,
+)
+from hetero.suite.collection import Suite
+from hetero.suite.data import TaskData
+from hetero.suite.loading import load_suite
+from hetero.suite.modality import Modality
+from hetero.suite.splits import fraction_split
+from hetero.suite.task import Task
+from hetero.suite.units import Unit
+
+__all__ = [
+    "DEFAULT_SPLIT",
+    "LOSSES",
+    "METRICS",
+    "MODALITY_KINDS",
+    "SPLIT_NAMES",
+    "TARGETS",
+    "Modality",
+    "Suite",
+    "Task",
+    "TaskData",
+    "Unit",
+    "fraction_split",
+    "load_suite",
+]
+
+# The public classes keep the module path they always had (reprs, pickles, docs).
+for _cls in (Modality, Suite, Task, TaskData, Unit):
+    _cls.__module__ = __name__
+del _cls
