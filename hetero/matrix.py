@@ -383,11 +383,13 @@ def square_values(
             values = np.array(matrix, dtype=float)
         except (TypeError, ValueError) as exc:
             raise MatrixFormatError(f"{name}: expected a square numeric matrix ({exc})") from None
-        labels, source = tuple(str(i) for i in range(len(values))), None
+        labels, source = (), None
     if values.ndim != 2 or values.shape[0] != values.shape[1]:
         raise MatrixFormatError(
             f"{name}: expected a square matrix, got shape {values.shape}", source=source
         )
+    if not isinstance(matrix, HeterogeneityMatrix):
+        labels = tuple(str(i) for i in range(values.shape[0]))
     if np.isinf(values).any():
         raise MatrixFormatError(f"{name}: expected finite values or NaN, found inf", source=source)
     if not allow_nan and np.isnan(values).any():

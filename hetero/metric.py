@@ -250,15 +250,15 @@ def check_metric(
         idx = np.concatenate(cand_idx)
         order = np.lexsort((idx[:, 2], idx[:, 1], idx[:, 0], -r))[:n_worst]
         for o in order:
-            a, b, c = (int(v) for v in idx[o])
+            ti, tj, tk = (int(v) for v in idx[o])
             worst.append(
                 Triple(
-                    labels[a],
-                    labels[b],
-                    labels[c],
-                    float(D[a, c]),
-                    float(D[a, b]),
-                    float(D[b, c]),
+                    labels[ti],
+                    labels[tj],
+                    labels[tk],
+                    float(D[ti, tk]),
+                    float(D[ti, tj]),
+                    float(D[tj, tk]),
                     float(r[o]),
                 )
             )

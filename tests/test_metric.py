@@ -118,3 +118,17 @@ def test_m200_counts_every_symmetric_triple():
     np.fill_diagonal(D, 0)
     r = check_metric(D)
     assert r.n_triples == 200 * 199 * 198 // 2
+
+
+def test_summary_reports_the_requested_c_and_scalars_are_refused():
+    """Regression: a loop variable once shadowed ``c`` when listing the worst triples."""
+    import numpy as np
+
+    from hetero.errors import MatrixFormatError
+    from hetero.metric import check_metric
+
+    d = np.array([[0.0, 1.0, 5.0], [1.0, 0.0, 1.0], [5.0, 1.0, 0.0]])  # violates at c = 1
+    report = check_metric(d, c=5.0)
+    assert report.c == 5.0 and report.worst and "relaxed (c = 5)" in report.summary()
+    with pytest.raises(MatrixFormatError, match=r"expected a square matrix, got shape \(\)"):
+        check_metric(np.float64(3.0))
