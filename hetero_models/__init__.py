@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "TaskSpec": "hetero_models.inputs",
     "fourier_encode": "hetero_models.inputs",
     "positional_encoding": "hetero_models.inputs",
+    "MODELS": "hetero_models.registry",
     "create_model": "hetero_models.registry",
     "list_models": "hetero_models.registry",
     "load_model": "hetero_models.registry",

@@ -83,12 +83,11 @@ def _accepts_keyword(model: str, keyword: str) -> bool:
     """Whether registered model ``model`` takes ``keyword`` (unknown models: let create fail)."""
     import inspect
 
-    from hetero_models.registry import _MODELS, _load_entry_points
+    from hetero_models.registry import MODELS
 
-    _load_entry_points()
-    factory = _MODELS.get(model)
-    if factory is None:
+    if model not in MODELS:
         return True
+    factory = MODELS.get(model)
     params = inspect.signature(factory).parameters.values()
     return any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in params)
 

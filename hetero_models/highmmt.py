@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from hetero.errors import HeteroError
+from hetero.suite import Unit
 from hetero_models.crossmodal import CrossmodalBlock
 from hetero_models.grouping import GroupedBlock, GroupedModel
 from hetero_models.inputs import InputStandardizer, ModelSpec
@@ -37,13 +38,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def unit_label(task: str, modality: str) -> str:
-    """``task/modality``."""
-    return f"{task}/{modality}"
+    """``task/modality`` (:attr:`hetero.suite.Unit.label`)."""
+    return Unit(task, (modality,)).label
 
 
 def interaction_label(task: str, a: str, b: str) -> str:
-    """``task/modA+modB`` with the two names sorted."""
-    return f"{task}/{'+'.join(sorted((a, b)))}"
+    """``task/modA+modB`` with the two names sorted (:attr:`hetero.suite.Unit.label`)."""
+    return Unit(task, (a, b)).label
 
 
 @register_model("highmmt")

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,7 @@ from hetero.errors import LearnerError
 from hetero.learners.base import FitResult, Learner, TransferState
 from hetero_models.highmmt import HighMMT
 from hetero_models.inputs import ModalitySpec, ModelSpec, TaskSpec
-from hetero_models.trainer import _loss, compute_metrics
+from hetero_models.trainer import _loss, compute_metrics, resolve_device, seeded_init
 
 __all__ = ["HighMMTProbe"]
 
@@ -230,17 +229,15 @@ class HighMMTProbe(Learner):
         return_state: bool = False,
     ) -> FitResult:
         self.check_fit(task, unit, mode, init_state)
-        threads = os.environ.get("HETERO_WORKER_THREADS")
-        if threads:
-            torch.set_num_threads(int(threads))
-        from hetero_models.trainer import resolve_device
-
         device = resolve_device(self.device)
         cap = int(self.max_epochs if max_epochs is None else max_epochs)
         if cap < 1:
             raise LearnerError(f"max_epochs must be >= 1, got {cap}")
-        torch.manual_seed(int(seed))
-        model = HighMMT(self._spec(task, unit), **self._hparams())
+        # Every random choice comes from the seed, none from (or into) torch's global state:
+        # the initial weights from a seeded fork of the default generator, the batch order
+        # from a generator of its own. Thread counts are the executor's business.
+        with seeded_init(seed):
+            model = HighMMT(self._spec(task, unit), **self._hparams())
         if init_state is not None:
             self._import(model, init_state, mode, keep_head)
         model.to(device)

@@ -1,61 +1,76 @@
 """Model registry: built-in and third-party architectures by name, plus save / load.
 
-Third-party packages register through the entry-point group ``hetero.models``: the entry
-point is either a model class / factory (registered under the entry point's name) or a
-module whose import calls :func:`register_model`.
+The models live in :data:`MODELS`, a :class:`hetero.registry.Registry`; ``register_model``,
+``create_model`` and ``list_models`` are thin wrappers kept as the public API. A name is
+registered once: registering another object under a taken name raises (pass
+``overwrite=True`` to replace it on purpose). The built-in ``highmmt`` registers itself when
+:mod:`hetero_models.highmmt` is imported, which the registry does on first use (this module
+never imports it, so the two do not import each other).
+
+Third-party packages register through the entry-point group ``hetero.models``; the entry
+point names the model class or factory, registered under the entry point's name and loaded
+on first use.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from hetero._io import atomic_write_bytes, read_json, write_json
 from hetero.errors import HeteroError
+from hetero.registry import Registry
 
-__all__ = ["create_model", "list_models", "load_model", "register_model", "save_model"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "MODELS",
+    "create_model",
+    "list_models",
+    "load_model",
+    "register_model",
+    "save_model",
+]
 
-_MODELS: dict[str, Callable[..., Any]] = {}
-_ENTRY_POINTS_LOADED = False
+ENTRY_POINT_GROUP = "hetero.models"
+
+#: Model classes / factories by name, each called as ``factory(spec, **hparams)``.
+MODELS: Registry[Callable[..., Any]] = Registry(
+    "model", group=ENTRY_POINT_GROUP, builtins=["hetero_models.highmmt"], error=HeteroError
+)
 
 
-def register_model(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering a model class (or factory) under ``name``.
+def register_model(
+    name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False
+) -> Any:
+    """Register a model class (or factory) under ``name``; usable as a decorator.
 
     The class is called as ``cls(spec, **hparams)`` with a
     :class:`~hetero_models.inputs.ModelSpec`; it should derive from
     :class:`~hetero_models.grouping.GroupedModel` to be trainable with plans.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (``create_model(name, ...)``, ``hetero train --model NAME``).
+    factory : callable, optional
+        The class or factory; without it, a decorator is returned.
+    overwrite : bool
+        Replace an existing registration instead of raising.
+
+    Raises
+    ------
+    HeteroError
+        ``name`` is not a non-empty word, or is taken by another object (unless
+        ``overwrite``).
     """
-
-    def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
-        _MODELS[name] = factory
-        return factory
-
-    return decorator
-
-
-def _load_entry_points() -> None:
-    global _ENTRY_POINTS_LOADED
-    if _ENTRY_POINTS_LOADED:
-        return
-    _ENTRY_POINTS_LOADED = True
-    import hetero_models.highmmt  # noqa: F401  (built-ins register on import)
-
-    for ep in entry_points(group="hetero.models"):
-        if ep.name in _MODELS:
-            continue
-        obj = ep.load()
-        if callable(obj) and ep.name not in _MODELS:
-            _MODELS[ep.name] = obj
+    return MODELS.register(name, factory, overwrite=overwrite)
 
 
 def list_models() -> list[str]:
     """Names of the registered models (built-in and from entry points), sorted."""
-    _load_entry_points()
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def create_model(name: str, suite: Any, plan: Any | None = None, **hparams: Any):
@@ -70,16 +85,16 @@ def create_model(name: str, suite: Any, plan: Any | None = None, **hparams: Any)
         None shares every block (homogeneous model). Group copies start identical.
     **hparams
         Passed to the model (e.g. ``preset="small"``).
+
+    Raises
+    ------
+    HeteroError
+        Unknown name (the message lists the valid ones and suggests the closest) or a
+        plug-in that cannot be loaded.
     """
     from hetero_models.inputs import ModelSpec
 
-    _load_entry_points()
-    try:
-        factory = _MODELS[name]
-    except KeyError:
-        raise HeteroError(
-            f"unknown model {name!r} (valid: {', '.join(sorted(_MODELS)) or 'none'})"
-        ) from None
+    factory = MODELS.get(name)
     model = factory(ModelSpec.from_suite(suite), **hparams)
     model.model_name = name
     if plan is not None:

@@ -10,15 +10,18 @@
 * :func:`train_two_stage` -- homogeneous pre-training of the fully shared model, then
   fine-tuning with a plan (group copies start from the pre-trained weights).
 * :func:`few_shot_weights` -- loss / evaluation weights for few-shot transfer to a target.
+* :func:`seeded_init` -- build a model with weights that depend on a seed only, leaving
+  torch's global random state as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ __all__ = [
     "few_shot_weights",
     "multitask_schedule",
     "resolve_device",
+    "seeded_init",
     "train_two_stage",
 ]
 
@@ -48,6 +52,33 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise HeteroError("device 'cuda' requested but no CUDA device is available")
     return torch.device(device)
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Build models inside this block to initialise their weights from ``seed`` alone.
+
+    torch's layers draw their initial weights from the default CPU generator. The block
+    forks that generator (:func:`torch.random.fork_rng`), seeds the fork and restores the
+    caller's state on exit, so the weights depend on ``seed`` only and the caller's random
+    stream is left as it was (no global seeding). Build on the CPU and move the model
+    afterwards: CUDA generators are not forked. Two threads building models at the same
+    time would share the generator; the executors run fits in processes.
+
+    Examples
+    --------
+    >>> with seeded_init(0):
+    ...     a = torch.nn.Linear(2, 2)
+    >>> with seeded_init(0):
+    ...     b = torch.nn.Linear(2, 2)
+    >>> bool((a.weight == b.weight).all())
+    True
+    """
+    with torch.random.fork_rng(devices=[]):
+        # only the CPU generator: torch.manual_seed would also queue a seed for CUDA,
+        # applied at CUDA's (later) initialisation and outside this block
+        torch.default_generator.manual_seed(int(seed))
+        yield
 
 
 def multitask_schedule(n_batches: Mapping[str, int]) -> list[list[str]]:
@@ -445,12 +476,14 @@ def train_two_stage(
 
     Returns ``(model, history)``: the fine-tuned model (best checkpoint of the last stage)
     and the epoch rows of both stages (column ``stage``). Without a plan or with
-    ``finetune_epochs=0`` only the pre-training stage runs.
+    ``finetune_epochs=0`` only the pre-training stage runs. ``seed`` sets the initial
+    weights (:func:`seeded_init`) and the batch order of both stages (``seed`` and
+    ``seed + 1``); torch's global random state is not touched.
     """
     from hetero_models.registry import create_model
 
-    torch.manual_seed(seed)
-    net = create_model(model, suite, **dict(hparams or {}))
+    with seeded_init(seed):  # the initial weights depend on the seed only
+        net = create_model(model, suite, **dict(hparams or {}))
     history = []
     trainer = Trainer(
         net,

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from hetero.completion import (
+    COMPLETERS,
+    Completer,
     complete_matrix,
     get_completer,
     list_completers,
+    register_completer,
     singular_spectrum,
 )
 from hetero.design import measurement_design
@@ -82,6 +85,7 @@ def test_symmetric_completer_with_noise_stays_close():
 
 @pytest.mark.parametrize("name", ["softimpute", "iterativesvd", "matrixfactorization"])
 def test_fancyimpute_backends_complete_and_keep_observed(name):
+    pytest.importorskip("fancyimpute")  # the `completion` extra
     rng = np.random.default_rng(0)
     D = rng.normal(size=(20, 2)) @ rng.normal(size=(20, 2)).T
     mask = rng.random(D.shape) < 0.7
@@ -96,6 +100,7 @@ def test_fancyimpute_backends_complete_and_keep_observed(name):
 
 
 def test_fancyimpute_adapter_leaves_global_rng_untouched():
+    pytest.importorskip("fancyimpute")
     state = np.random.get_state()[1].copy()  # noqa: NPY002
     X = np.where(np.eye(6, dtype=bool), np.nan, 1.0)
     get_completer("matrixfactorization", rank=1, seed=3).fit_transform(X)
@@ -103,6 +108,7 @@ def test_fancyimpute_adapter_leaves_global_rng_untouched():
 
 
 def test_nuclear_norm_small():
+    pytest.importorskip("fancyimpute")
     rng = np.random.default_rng(0)
     A = rng.normal(size=(8, 1))
     D = A @ A.T
@@ -125,7 +131,7 @@ def test_registry_and_errors():
     ]
     assert get_completer("Soft-Impute").name == "softimpute"
     with pytest.raises(
-        HeteroError, match=r"unknown completion method 'svd'.*symmetric, softimpute"
+        HeteroError, match=r"unknown completion method 'svd' \(valid: .*softimpute, symmetric\)"
     ):
         get_completer("svd")
     with pytest.raises(HeteroError, match="rank: expected a positive integer"):
@@ -134,6 +140,34 @@ def test_registry_and_errors():
         get_completer("symmetric").fit_transform(np.zeros((2, 3)))
     with pytest.raises(MatrixFormatError, match="no observed off-diagonal"):
         get_completer("symmetric").fit_transform(np.full((3, 3), np.nan))
+
+
+def test_register_a_completer():
+    class MeanFill(Completer):
+        """Fills every missing entry with the mean of the observed off-diagonal ones."""
+
+        name = "mean_fill"
+        supports_rank = False
+
+        def _complete(self, X, rank):
+            off = ~np.eye(len(X), dtype=bool)
+            return np.where(np.isnan(X), np.nanmean(X[off]), X)
+
+    try:
+        assert register_completer("mean_fill")(MeanFill) is MeanFill
+        assert list_completers()[0] == "symmetric" and list_completers()[-1] == "mean_fill"
+        X = np.array([[0.0, 1.0, np.nan], [3.0, 0.0, 2.0], [np.nan, 2.0, 0.0]])
+        Y = complete_matrix(HeterogeneityMatrix(["a", "b", "c"], X), method="mean_fill")
+        assert (
+            Y.values[0, 2] == pytest.approx(2.0) and Y.provenance["config"]["method"] == "mean_fill"
+        )
+        with pytest.raises(
+            HeteroError, match="completion method 'mean_fill' is already registered"
+        ):
+            register_completer("mean_fill", get_completer("symmetric").__class__)
+    finally:
+        COMPLETERS.unregister("mean_fill")
+    assert "mean_fill" not in list_completers()
 
 
 def test_spectrum_known_answer_and_incomplete():

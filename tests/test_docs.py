@@ -159,23 +159,31 @@ def _has_slow(name: str) -> bool:
 # ----------------------------------------------------------------------------- executed pages
 
 
+def _isolated(registry):
+    """Entries registered inside the block are removed after it (the others stay)."""
+    before = set(registry.names())
+    try:
+        yield
+    finally:
+        for name in set(registry.names()) - before:
+            registry.unregister(name)
+
+
 @pytest.fixture
-def isolated_learners(monkeypatch):
+def isolated_learners():
     """Learners the pages register vanish after the test (the built-ins stay)."""
-    from hetero.learners import registry
+    from hetero.learners import LEARNERS
 
-    registry.list_learners()  # load the built-ins into the real registry first
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    yield from _isolated(LEARNERS)
 
 
 @pytest.fixture
-def isolated_models(monkeypatch):
+def isolated_models():
     """Models the pages register vanish after the test (needs torch)."""
     pytest.importorskip("torch")
-    from hetero_models import registry
+    from hetero_models.registry import MODELS
 
-    registry.list_models()
-    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    yield from _isolated(MODELS)
 
 
 @pytest.mark.parametrize("name", EXECUTED)

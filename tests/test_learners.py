@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
+import hetero.registry
 from hetero.errors import LearnerError
 from hetero.learners import (
+    LEARNERS,
     FitResult,
     Learner,
     ReferenceLearner,
@@ -18,8 +23,9 @@ from hetero.learners import (
     state_from_bytes,
     state_to_bytes,
 )
-from hetero.learners import registry as reg
+from hetero.registry import Registry
 from hetero.suite import Task, Unit
+from tests.conftest import REPO_ROOT
 
 FAST = {"hidden": 8, "max_epochs": 30, "patience": 4}
 
@@ -78,11 +84,18 @@ def test_register_custom_learner_and_duplicate_name():
         assert "constant-test" in list_learners()
         with pytest.raises(LearnerError, match="already registered"):
             register_learner("constant-test", ReferenceLearner)
+        register_learner("constant-test", Constant)  # the same class again is fine
     finally:
-        reg._REGISTRY.pop("constant-test", None)
+        LEARNERS.unregister("constant-test")
+    assert "constant-test" not in list_learners()
+    with LEARNERS.registered("constant-test", Constant):
+        assert isinstance(get_learner("constant-test"), Constant)
+    assert "constant-test" not in list_learners()
 
 
 def test_entry_point_learner_is_loaded_lazily(monkeypatch):
+    """A registry configured like LEARNERS lists entry points unloaded and names a broken one."""
+
     class FakeEP:
         name = "ep-learner"
         value = "hetero.learners.reference:ReferenceLearner"
@@ -97,13 +110,52 @@ def test_entry_point_learner_is_loaded_lazily(monkeypatch):
         def load(self):
             raise ImportError("No module named 'missing_pkg'")
 
-    monkeypatch.setattr(reg, "entry_points", lambda group: [FakeEP(), BrokenEP()])
-    monkeypatch.setattr(reg, "_BUILTINS_LOADED", False)
-    monkeypatch.setattr(reg, "_REGISTRY", dict(reg._REGISTRY))
-    assert {"ep-learner", "ep-broken"} <= set(list_learners())
-    assert isinstance(get_learner("ep-learner"), ReferenceLearner)
+    groups = []
+
+    def fake_entry_points(group):
+        groups.append(group)
+        return [FakeEP(), BrokenEP()]
+
+    monkeypatch.setattr(hetero.registry, "entry_points", fake_entry_points)
+    fresh: Registry = Registry(
+        LEARNERS.kind, group=LEARNERS.group, builtins=LEARNERS.builtins, error=LEARNERS.error
+    )
+    assert fresh.names() == ["ep-broken", "ep-learner"] and groups == ["hetero.learners"]
+    assert fresh.get("ep-learner") is ReferenceLearner
     with pytest.raises(LearnerError, match=r"ep-broken.*cannot be loaded.*missing_pkg"):
-        get_learner("ep-broken")
+        fresh.get("ep-broken")
+
+
+def test_listing_learners_imports_no_plug_in():
+    """The installed ``highmmt`` entry point is listed without torch; using it needs torch."""
+    code = textwrap.dedent(
+        """
+        import sys
+        class _Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked for this test")
+                return None
+        sys.meta_path.insert(0, _Block())
+        from hetero.errors import LearnerError
+        from hetero.learners import get_learner, list_learners
+        names = list_learners()
+        assert "torch" not in sys.modules
+        if "highmmt" in names:
+            try:
+                get_learner("highmmt")
+            except LearnerError as exc:
+                assert "cannot be loaded" in str(exc), exc
+            else:
+                raise AssertionError("highmmt loaded without torch")
+        print("ok", " ".join(names))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok") and "reference" in out.stdout
 
 
 # -- state serialisation ----------------------------------------------------------------------

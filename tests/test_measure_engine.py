@@ -17,8 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hetero.errors import HeteroError, LearnerError
-from hetero.learners import Learner, ReferenceLearner, register_learner
-from hetero.learners import registry as reg
+from hetero.learners import LEARNERS, Learner, ReferenceLearner
 from hetero.matrix import HeterogeneityMatrix
 from hetero.measure.driver import measure
 from hetero.measure.store import RunStore
@@ -252,9 +251,8 @@ class _Flaky(ReferenceLearner):
 
 @pytest.fixture
 def flaky():
-    register_learner("flaky-test", _Flaky, overwrite=True)
-    yield
-    reg._REGISTRY.pop("flaky-test", None)
+    with LEARNERS.registered("flaky-test", _Flaky):
+        yield
 
 
 def test_failed_runs_are_retried_recorded_and_others_go_on(tmp_path, flaky):
@@ -312,12 +310,9 @@ def test_errors_unknown_learner_no_interactions_bad_suite_unwritable(tmp_path):
         name = "no-interactions-test"
         supports_interactions = False
 
-    register_learner("no-interactions-test", NoInteractions, overwrite=True)
-    try:
+    with LEARNERS.registered("no-interactions-test", NoInteractions):
         with pytest.raises(LearnerError, match="does not support interaction units"):
             measure(suite, tmp_path / "b", learner="no-interactions-test", interactions=True)
-    finally:
-        reg._REGISTRY.pop("no-interactions-test", None)
     assert not (tmp_path / "b").exists()
     blocker = tmp_path / "file.txt"
     blocker.write_text("")

@@ -12,8 +12,10 @@ from hetero.errors import HeteroError
 from hetero.measure.estimators import (
     DEFAULT_ESTIMATOR,
     ESTIMATORS,
+    Estimator,
     estimate_transfer,
     get_estimator,
+    register_estimator,
 )
 from hetero.measure.keys import run_key
 from hetero.measure.planner import RunPlanner, baseline_seed_count
@@ -116,6 +118,22 @@ def test_estimators_registry_and_default():
         match=r"unknown estimator 'x' \(valid: budgeted, finetune, frozen, frozen_short\)",
     ):
         get_estimator("x")
+    with pytest.raises(HeteroError, match="did you mean 'frozen_short'"):
+        get_estimator("frozen-short")
+
+
+def test_register_an_estimator_variant():
+    short3 = Estimator("frozen_3", transfer_mode="frozen", baseline="self", transfer_epochs=3)
+    try:
+        assert register_estimator(short3) is short3
+        assert get_estimator("frozen_3").transfer_max_epochs == 3
+        with pytest.raises(HeteroError, match="estimator 'frozen_3' is already registered"):
+            register_estimator(Estimator("frozen_3"))
+        with pytest.raises(HeteroError, match="expected an Estimator"):
+            register_estimator("frozen_3")
+    finally:
+        ESTIMATORS.unregister("frozen_3")
+    assert "frozen_3" not in ESTIMATORS
 
 
 def test_budgeted_score_is_mean_of_first_k_epochs_padded_with_best():

@@ -8,11 +8,19 @@ import torch
 
 from hetero.plan import GroupingPlan
 from hetero_models import create_model, load_model, save_model
+from hetero_models.registry import MODELS
 from tests.conftest import REPO_ROOT
 
 
 def test_custom_architecture_example(capsys, tmp_path):
     torch.set_num_threads(1)
+    try:
+        _run_example(capsys, tmp_path)
+    finally:
+        MODELS.unregister("poolmlp")  # the example registers it; a re-run registers it anew
+
+
+def _run_example(capsys, tmp_path):
     ns = runpy.run_path(str(REPO_ROOT / "examples" / "custom_architecture.py"))
     ns["main"]()
     out = capsys.readouterr().out

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hetero.errors import HeteroError, PlanError
+from hetero.suite import Unit
 from hetero_models import (
     HighMMT,
     ModelSpec,
@@ -19,6 +20,7 @@ from hetero_models import (
     save_model,
 )
 from hetero_models.layers import Attention, FeedForward, SelfAttentionBlock
+from hetero_models.registry import MODELS
 from tests.test_models_helpers import TINY, make_suite
 
 torch.set_num_threads(1)
@@ -59,7 +61,7 @@ def reference_logits(net: HighMMT, task: str, inputs: dict[str, torch.Tensor]) -
     spec = net.spec.task(task)
     zs = []
     for m in spec.modalities:
-        enc = net.unimodal.copies[net.unimodal.group_key(f"{task}/{m.name}")]
+        enc = net.unimodal.copies[net.unimodal.group_key(Unit(task, (m.name,)).label)]
         tokens = net.standardizer.tokens(task, m.name, inputs[m.name])
         x = enc.latents.unsqueeze(0).expand(tokens.shape[0], -1, -1)
         for layer in enc.layers:
@@ -71,7 +73,7 @@ def reference_logits(net: HighMMT, task: str, inputs: dict[str, torch.Tensor]) -
     outs = []
     names = [m.name for m in spec.modalities]
     for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
-        label = f"{task}/{'+'.join(sorted((a, b)))}"
+        label = Unit(task, (a, b)).label
         cm = net.crossmodal.copies[net.crossmodal.group_key(label)]
         for q, c in ((zs[i], zs[j]), (zs[j], zs[i])):
             x = q
@@ -312,13 +314,23 @@ def test_registry_lists_and_rejects_unknown_names():
 
 
 def test_register_a_custom_model():
-    @register_model("tiny-highmmt-test")
     def factory(spec: ModelSpec, **hp):
         return HighMMT(spec, **{**TINY, **hp})
 
-    net = create_model("tiny-highmmt-test", SUITE)
-    assert "tiny-highmmt-test" in list_models()
-    assert net.model_name == "tiny-highmmt-test"
+    try:
+        assert register_model("tiny-highmmt-test")(factory) is factory
+        net = create_model("tiny-highmmt-test", SUITE)
+        assert "tiny-highmmt-test" in list_models()
+        assert net.model_name == "tiny-highmmt-test"
+        register_model("tiny-highmmt-test", factory)  # the same factory again is fine
+        with pytest.raises(HeteroError, match=r"model 'tiny-highmmt-test' is already registered"):
+            register_model("tiny-highmmt-test", HighMMT)  # another object: refused
+        with pytest.raises(HeteroError, match=r"model 'highmmt' is already registered"):
+            register_model("highmmt")(factory)
+    finally:
+        MODELS.unregister("tiny-highmmt-test")
+    assert "tiny-highmmt-test" not in list_models()
+    assert create_model("highmmt", SUITE, **TINY).model_name == "highmmt"
 
 
 def test_presets_follow_the_paper_tables():
@@ -333,16 +345,22 @@ def test_presets_follow_the_paper_tables():
 
 
 def test_third_party_models_register_through_entry_points(monkeypatch):
+    """A registry configured like MODELS lists entry points unloaded and loads them on use."""
     from importlib.metadata import EntryPoint
 
-    from hetero_models import registry
+    import hetero.registry
+    from hetero.registry import Registry
 
     ep = EntryPoint(name="ep-highmmt", value="hetero_models.highmmt:HighMMT", group="hetero.models")
     monkeypatch.setattr(
-        registry, "entry_points", lambda group: [ep] if group == "hetero.models" else []
+        hetero.registry, "entry_points", lambda group: [ep] if group == "hetero.models" else []
     )
-    monkeypatch.setattr(registry, "_ENTRY_POINTS_LOADED", False)
-    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
-    assert "ep-highmmt" in list_models()
-    net = create_model("ep-highmmt", SUITE, **TINY)
-    assert isinstance(net, HighMMT) and net.model_name == "ep-highmmt"
+    fresh: Registry = Registry(
+        MODELS.kind, group=MODELS.group, builtins=MODELS.builtins, error=MODELS.error
+    )
+    assert fresh.names() == ["ep-highmmt"]
+    assert fresh.get("ep-highmmt") is HighMMT
+    with MODELS.registered("ep-highmmt", fresh.get("ep-highmmt")):
+        net = create_model("ep-highmmt", SUITE, **TINY)
+        assert isinstance(net, HighMMT) and net.model_name == "ep-highmmt"
+    assert "ep-highmmt" not in list_models()

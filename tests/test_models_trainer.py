@@ -192,17 +192,17 @@ def test_cli_train_writes_outputs(tmp_path):
     res = CliRunner().invoke(app, ["train", str(tmp_path / "missing.yaml"), "-o", str(out)])
     assert res.exit_code == 2 and "missing.yaml" in res.output
 
-    from hetero_models import register_model
+    from hetero_models import MODELS
     from hetero_models.highmmt import HighMMT
 
-    @register_model("no-preset-test")
     def _factory(spec, hidden: int = 4):
         return HighMMT(spec, **TINY)
 
-    res = CliRunner().invoke(
-        app, ["train", str(yaml_path), "--model", "no-preset-test", "--preset", "small",
-              "-o", str(tmp_path / "np")],
-    )  # fmt: skip
+    with MODELS.registered("no-preset-test", _factory):
+        res = CliRunner().invoke(
+            app, ["train", str(yaml_path), "--model", "no-preset-test", "--preset", "small",
+                  "-o", str(tmp_path / "np")],
+        )  # fmt: skip
     assert res.exit_code == 2
     assert "--preset: model 'no-preset-test' takes no preset" in res.output
     assert not (tmp_path / "np").exists()

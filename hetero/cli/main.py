@@ -1,20 +1,31 @@
 """Entry point of the ``hetero`` command.
 
-Command groups live in their own modules, each exposing ``register(app)``. Other packages
-(``hetero_models`` adds ``hetero train``) plug in through the ``hetero.cli`` entry-point
-group; a plug-in that fails to import (e.g. torch missing) is skipped, so the torch-free
-commands always work.
+Command groups live in their own modules, each exposing ``register(app)``; they are kept in
+:data:`COMMAND_GROUPS`, a :class:`hetero.registry.Registry` of ``register`` functions. Other
+packages (``hetero_models`` adds ``hetero train``) plug in through the ``hetero.cli``
+entry-point group. A plug-in that fails to load (e.g. torch missing) is skipped with a
+warning, so the torch-free commands always work.
+
+Importing this module adds no command and loads no plug-in: :func:`get_app` does, once,
+when :func:`main` runs or when ``app`` is first read (``from hetero.cli.main import app``,
+as typer's ``CliRunner`` tests and ``docs/gen_cli.py`` do).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from importlib.metadata import entry_points
+from collections.abc import Callable
 
 import typer
 
-__all__ = ["app", "main"]
+from hetero.errors import HeteroError
+from hetero.registry import Registry
+
+# ``app`` is served by the module __getattr__ below (built on first access)
+__all__ = ["COMMAND_GROUPS", "ENTRY_POINT_GROUP", "app", "get_app", "main"]  # noqa: F822
+
+ENTRY_POINT_GROUP = "hetero.cli"
 
 # Built-in command modules, in the order their commands are listed by --help.
 _COMMAND_MODULES: tuple[str, ...] = (
@@ -24,7 +35,29 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "hetero.cli.report",
 )
 
-app = typer.Typer(
+#: ``register(app)`` functions of the command groups by name: the built-ins (named after
+#: their modules) and the ``hetero.cli`` entry points.
+COMMAND_GROUPS: Registry[Callable[[typer.Typer], None]] = Registry(
+    "CLI command group", group=ENTRY_POINT_GROUP, error=HeteroError
+)
+
+
+def _builtin(module: str) -> Callable[[typer.Typer], None]:
+    """``register(app)`` of a built-in command module, which is imported only when called."""
+
+    def register(app: typer.Typer) -> None:
+        importlib.import_module(module).register(app)
+
+    register.__doc__ = f"Add the commands of :mod:`{module}` to ``app``."
+    return register
+
+
+_BUILTIN_NAMES: tuple[str, ...] = tuple(m.rsplit(".", 1)[1] for m in _COMMAND_MODULES)
+for _module, _name in zip(_COMMAND_MODULES, _BUILTIN_NAMES, strict=True):
+    COMMAND_GROUPS.register(_name, _builtin(_module))
+del _module, _name
+
+_app = typer.Typer(
     name="hetero",
     help="Measure modality and interaction heterogeneity and turn it into parameter-sharing plans.",
     no_args_is_help=True,
@@ -32,9 +65,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+_complete = False
 
 
-@app.callback()
+@_app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
     debug: bool = typer.Option(
@@ -51,21 +85,35 @@ def _root(
         raise typer.Exit(0)
 
 
-def _register_commands() -> None:
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(app)
-    for ep in entry_points(group="hetero.cli"):
+def get_app() -> typer.Typer:
+    """The ``hetero`` typer app with every command group added (done once per process).
+
+    Built-in groups come first, in their fixed order, then plug-ins sorted by name.
+    """
+    global _complete
+    if _complete:
+        return _app
+    _complete = True  # first: a failing group is not added twice by a second call
+    names = COMMAND_GROUPS.names()
+    ordered = [n for n in _BUILTIN_NAMES if n in names]
+    ordered += [n for n in names if n not in _BUILTIN_NAMES]
+    for name in ordered:
         try:
-            register = ep.load()
-        except ImportError as exc:  # e.g. torch absent: keep the core commands usable
-            print(f"warning: CLI plug-in {ep.name!r} unavailable ({exc})", file=sys.stderr)
+            register = COMMAND_GROUPS.get(name)
+        except HeteroError as exc:  # e.g. torch absent: keep the core commands usable
+            print(f"warning: CLI plug-in {name!r} unavailable ({exc})", file=sys.stderr)
             continue
-        register(app)
+        register(_app)
+    return _app
 
 
-_register_commands()
+def __getattr__(name: str) -> typer.Typer:
+    # ``app`` is built on first access (PEP 562), so that importing this module stays cheap
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Run the CLI (console-script entry point)."""
-    app()
+    get_app()()

@@ -12,6 +12,7 @@ from hetero.learners.base import (
 )
 from hetero.learners.reference import ReferenceLearner
 from hetero.learners.registry import (
+    LEARNERS,
     default_learner_name,
     get_learner,
     list_learners,
@@ -20,6 +21,7 @@ from hetero.learners.registry import (
 
 __all__ = [
     "FIT_MODES",
+    "LEARNERS",
     "PARAMETER_ROLES",
     "FitResult",
     "Learner",

@@ -1,30 +1,50 @@
 """Registry of learners by name, extensible through the ``hetero.learners`` entry points.
 
+The learners live in :data:`LEARNERS`, a :class:`hetero.registry.Registry`; the functions
+below are thin wrappers kept as the public API. The built-in ``reference`` learner
+registers itself when :mod:`hetero.learners.reference` is imported, which the registry does
+on first use (this module never imports it, so the two do not import each other).
+
 An entry point in group ``hetero.learners`` names a :class:`~hetero.learners.base.Learner`
 subclass (or a callable returning a learner from keyword config), e.g. in a plug-in's
 ``pyproject.toml``::
 
     [project.entry-points."hetero.learners"]
     mylearner = "mypkg.learner:MyLearner"
+
+Entry points are loaded on first use, so listing learners never imports a plug-in's
+dependencies (torch for ``highmmt``). Tests and notebooks register a learner for a block
+with ``LEARNERS.registered(name, cls)``.
 """
 
 from __future__ import annotations
 
-import difflib
+import importlib.util
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
 from hetero.errors import LearnerError
 from hetero.learners.base import Learner
+from hetero.registry import Registry
 
-__all__ = ["default_learner_name", "get_learner", "list_learners", "register_learner"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "LEARNERS",
+    "default_learner_name",
+    "get_learner",
+    "list_learners",
+    "register_learner",
+]
 
 ENTRY_POINT_GROUP = "hetero.learners"
 
-_REGISTRY: dict[str, Callable[..., Learner]] = {}
-_BUILTINS_LOADED = False
-_ENTRY_POINT_ERRORS: dict[str, str] = {}
+#: Learner classes / factories by name (built-ins, plug-ins, and learners registered here).
+LEARNERS: Registry[Callable[..., Learner]] = Registry(
+    "learner",
+    group=ENTRY_POINT_GROUP,
+    builtins=["hetero.learners.reference"],
+    error=LearnerError,
+)
 
 
 def register_learner(
@@ -37,67 +57,17 @@ def register_learner(
     name : str
         Registry name (``hetero measure --learner NAME``).
     factory : callable, optional
-        A :class:`Learner` subclass or a callable ``(**config) -> Learner``.
+        A :class:`Learner` subclass or a callable ``(**config) -> Learner``; without it,
+        a decorator is returned.
     overwrite : bool
         Replace an existing registration instead of raising.
+
+    Raises
+    ------
+    LearnerError
+        ``name`` is not a non-empty word, or is taken (unless ``overwrite``).
     """
-
-    def _register(obj: Callable[..., Learner]) -> Callable[..., Learner]:
-        if not isinstance(name, str) or not name or any(c.isspace() for c in name):
-            raise LearnerError(f"learner name must be a non-empty word, got {name!r}")
-        if name in _REGISTRY and _REGISTRY[name] is not obj and not overwrite:
-            raise LearnerError(f"learner {name!r} is already registered")
-        _REGISTRY[name] = obj
-        return obj
-
-    if factory is None:
-        return _register
-    return _register(factory)
-
-
-def _load_builtins() -> None:
-    global _BUILTINS_LOADED
-    if _BUILTINS_LOADED:
-        return
-    _BUILTINS_LOADED = True
-    import hetero.learners.reference  # noqa: F401  (registers "reference")
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _REGISTRY:
-            continue
-        _REGISTRY[ep.name] = _LazyEntryPoint(ep)
-
-
-class _LazyEntryPoint:
-    """Loads the entry point on first use, so listing learners never imports torch."""
-
-    def __init__(self, ep: Any):
-        self.ep = ep
-
-    def load(self) -> Callable[..., Learner]:
-        try:
-            obj = self.ep.load()
-        except Exception as exc:  # plug-in missing its dependencies (e.g. torch)
-            raise LearnerError(
-                f"learner {self.ep.name!r} cannot be loaded from {self.ep.value} "
-                f"({type(exc).__name__}: {exc})"
-            ) from None
-        _REGISTRY[self.ep.name] = obj
-        return obj
-
-
-def _resolve(name: str) -> Callable[..., Learner]:
-    _load_builtins()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        valid = list_learners()
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise LearnerError(f"unknown learner {name!r} (valid: {', '.join(valid)}){hint}") from None
-    if isinstance(factory, _LazyEntryPoint):
-        factory = factory.load()
-    return factory
+    return LEARNERS.register(name, factory, overwrite=overwrite)
 
 
 def get_learner(name: str, **config: Any) -> Learner:
@@ -106,9 +76,10 @@ def get_learner(name: str, **config: Any) -> Learner:
     Raises
     ------
     LearnerError
-        Unknown name (the message lists valid names) or a config the learner rejects.
+        Unknown name (the message lists valid names and suggests the closest), a plug-in
+        that cannot be loaded, or a config the learner rejects.
     """
-    factory = _resolve(name)
+    factory = LEARNERS.get(name)
     try:
         learner = factory(**config)
     except TypeError as exc:
@@ -121,9 +92,8 @@ def get_learner(name: str, **config: Any) -> Learner:
 
 
 def list_learners() -> list[str]:
-    """Names of registered learners (built-in and entry points), sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    """Names of registered learners (built-in and entry points), sorted; loads no plug-in."""
+    return LEARNERS.names()
 
 
 def default_learner_name() -> str:
@@ -131,11 +101,8 @@ def default_learner_name() -> str:
 
     Only checks that the modules can be found (no torch import here).
     """
-    import importlib.util
-
-    _load_builtins()
     if (
-        "highmmt" in _REGISTRY
+        "highmmt" in LEARNERS
         and importlib.util.find_spec("torch") is not None
         and importlib.util.find_spec("hetero_models") is not None
     ):
