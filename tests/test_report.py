@@ -315,11 +315,11 @@ def test_bad_train_directory(measured, tmp_path):
 
 
 def test_heatmap_annotations_follow_the_plan_order(measured):
-    from hetero.report import _heatmap
+    from hetero.plotting import plot_heatmap
 
     report = build_report(measured)
     lev = report.level("interaction")
-    fig = _heatmap(lev.distance, report.plan, boxed=lev.significant)
+    fig = plot_heatmap(lev.distance, report.plan, boxed=lev.significant)
     ax = fig.axes[0]
     rows = [t.get_text() for t in ax.get_yticklabels()]
     cols = [t.get_text() for t in ax.get_xticklabels()]
@@ -330,9 +330,58 @@ def test_heatmap_annotations_follow_the_plan_order(measured):
     for text in ax.texts:
         x, y = text.get_position()
         v = d.values[d.index(rows[int(y)]), d.index(cols[int(x)])]
-        assert text.get_text() == ("0" if abs(v) < 0.005 else f"{v:.2f}")
+        assert text.get_text() == ("0" if round(v, 2) == 0 else f"{v:.2f}")
     sig = lev.significant & ~np.eye(d.n, dtype=bool)
     assert len(ax.patches) == int(sig.sum())
+    for box in ax.patches:  # each box sits on a significant entry, after the reordering
+        i, j = d.index(rows[int(box.get_y())]), d.index(cols[int(box.get_x())])
+        assert sig[i, j]
+
+
+def test_report_figures_are_the_measurement_figure_set(rendered):
+    """The report draws what `hetero measure` draws into figures/: same renderer, same names."""
+    from hetero.plotting import MEASUREMENT_FIGURES
+
+    names = sorted(p.name for p in (rendered / "report_figures").iterdir())
+    # a complete measurement with a plan and transfer files: every figure of both levels
+    expected = [
+        f"{lev}_{suffix}.png"
+        for lev in ("modality", "interaction")
+        for suffix in MEASUREMENT_FIGURES
+    ]
+    assert names == sorted(expected)
+    page = html.unescape((rendered / "report.html").read_text(encoding="utf-8"))
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
+    assert len(captions) == len(expected)
+    assert sum("boxed entries differ from zero significantly" in c for c in captions) == 2
+    assert sum("The plan's average-linkage tree" in c for c in captions) == 2
+
+
+def test_report_reads_checks_and_tree_instead_of_recomputing(measured, tmp_path, monkeypatch):
+    """Checks come from check.json and the tree from plan.json: neither is recomputed."""
+    import hetero.grouping
+    import hetero.metric
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the report must read what `hetero measure` stored")
+
+    monkeypatch.setattr(hetero.metric, "check_metric", refuse)
+    monkeypatch.setattr(hetero.grouping, "cluster", refuse)
+    d = _copy(measured, tmp_path / "m")
+    check = json.loads((d / "check.json").read_text())
+    check["triangle_exact"] = 0.123456  # a value only check.json can hold
+    del check["interaction"]
+    (d / "check.json").write_text(json.dumps(check))
+    report = build_report(d)
+    mod, inter = report.level("modality"), report.level("interaction")
+    assert mod.check["triangle_exact"] == 0.123456 and mod.check_source == "check.json"
+    assert inter.check is None and inter.check_source == "missing"
+    assert any("No metric checks for interaction in check.json" in n for n in report.notes)
+    paths = write_report(d)  # figures drawn from the plan's linkage, without clustering
+    page = html.unescape(paths.html.read_text(encoding="utf-8"))
+    assert "12.3%" in page
+    assert page.count("Metric checks") == 1  # only the modality level has checks
+    assert any(p.name == "interaction_dendrogram.png" for p in paths.figures)
 
 
 def test_rerun_without_figures_drops_stale_figure_files(measured, tmp_path):

@@ -139,28 +139,19 @@ def write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
 
 
 def write_figures(result: MeasureResult, fig_dir: Path) -> None:
-    """Heatmaps, graphs, dendrograms, clustermaps and spectra of each level (PNG).
+    """Heatmaps (distances and signed T), graphs, dendrograms, clustermaps and spectra of
+    each level (PNG), from the one renderer (:func:`hetero.plotting.render_measurement`).
 
     All figures are rendered in memory, then the folder is replaced whole, so an interrupted
     run leaves the previous complete set (or none), never half of one.
     """
-    import io
-
-    import matplotlib.pyplot as plt
-
     from hetero import plotting
     from hetero._io import atomic_write_dir
 
     levels = {"modality": result.modality}
     if result.interaction is not None:
         levels["interaction"] = result.interaction
-    files: dict[str, bytes] = {}
-    for level, res in levels.items():
-        for name, png in plotting.render_all(res.distance, result.plan).items():
-            files[f"{level}_{name}"] = png
-        fig = plotting.plot_heatmap(res.transfer)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        files[f"{level}_transfer_heatmap.png"] = buf.getvalue()
-    atomic_write_dir(fig_dir, files)
+    pngs = plotting.render_measurement(
+        {level: (res.transfer, res.distance) for level, res in levels.items()}, result.plan
+    )
+    atomic_write_dir(fig_dir, pngs)

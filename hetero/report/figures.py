@@ -1,0 +1,94 @@
+"""The report's figures: a measurement's figure set (:func:`hetero.plotting.render_measurement`)
+with a caption each.
+
+The report draws exactly what ``hetero measure`` draws into ``figures/`` (same renderer,
+same file names), from what it read: the plan's groups and tree, the stored significance
+flags and completed entries. Nothing is clustered or re-checked here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hetero.report.model import Figure, LevelReport, Report
+
+__all__ = ["render_figures"]
+
+
+def _captions(lev: LevelReport, method: str) -> dict[str, Callable[[], str]]:
+    """Caption of each figure of a level, by file-name suffix."""
+    level = lev.level
+    grouped = bool(lev.groups)
+    k = len(lev.groups or ())
+    return {
+        "heatmap": lambda: (
+            f"{level.capitalize()} distances d"
+            + (
+                " ordered by plan group: lines mark the group boundaries, label colours "
+                "are the groups"
+                if grouped
+                else ""
+            )
+            + ("; italic entries were completed, not measured" if lev.n_completed else "")
+            + "."
+        ),
+        "transfer_heatmap": lambda: (
+            f"Directed {level} transfer T (rows: source, columns: target)"
+            + (", in the same order" if grouped else "")
+            + ": blue (negative) means the source helps the target, red that it hurts; "
+            f"boxed entries differ from zero significantly (|T| > {lev.z:g} s.e.)."
+        ),
+        "dendrogram": lambda: (
+            f"The plan's {method}-linkage tree of the {level} distances"
+            + (f" with the cut into {k} groups" if k else "")
+            + "; links within one group and the unit labels take the group's colour."
+        ),
+        "clustermap": lambda: (
+            f"{level.capitalize()} distances in the order of the plan's tree, drawn on both "
+            "sides" + ("; the strips show the plan's groups." if grouped else ".")
+        ),
+        "graph": lambda: (
+            f"Units linked where their {level} distance is among the smallest quarter"
+            + (", coloured by plan group." if grouped else ".")
+        ),
+        "spectrum": lambda: (
+            f"Singular values of the {level} distance matrix and the cumulative fraction of "
+            "its squared norm they explain; the dotted line marks the rank that reaches 90%."
+        ),
+    }
+
+
+def render_figures(report: Report) -> list[Figure]:
+    """Draw the report's figures (PNG bytes, Agg canvases, no pyplot).
+
+    Per level, as :func:`hetero.plotting.render_measurement` draws them: the distance
+    heatmap with the plan's group boundaries, the signed transfer heatmap with the
+    significant entries boxed, the plan's dendrogram and clustermap, a graph of the closest
+    units coloured by group and the singular-value spectrum of complete distances.
+
+    Returns
+    -------
+    list of Figure
+        Named by file stem (``modality_heatmap``, ``modality_transfer_heatmap``, ...).
+    """
+    from hetero.plotting import render_measurement
+    from hetero.plotting.render import linkage_method
+
+    levels = {}
+    for lev in report.levels:
+        transfer = lev.transfer
+        if transfer is not None and lev.significant is not None:
+            # box exactly the entries the report counts as significant (the stored flags, or
+            # those derived from std/count for a transfer file without them)
+            prov = {**(transfer.provenance or {}), "significant": lev.significant.tolist()}
+            transfer = transfer.copy(provenance=prov)
+        levels[lev.level] = (transfer, lev.distance)
+    files = render_measurement(levels, report.plan)
+    method = linkage_method(report.plan)
+    captions = {lev.level: _captions(lev, method) for lev in report.levels}
+    figures = []
+    for file_name, png in files.items():
+        stem = file_name.removesuffix(".png")
+        level, suffix = stem.split("_", 1)
+        figures.append(Figure(stem, captions[level][suffix](), png))
+    return figures

@@ -1,0 +1,264 @@
+"""The report's data model: what is read from a measurement and training directories.
+
+:class:`Report` holds one :class:`LevelReport` per level, the plan, the summaries and the
+training runs; :class:`Figure` is one rendered figure; :class:`ReportPaths` says where
+:func:`~hetero.report.write_report` wrote its files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FIGURE_DIR",
+    "LEVELS",
+    "MAX_TABLE_UNITS",
+    "Figure",
+    "LevelReport",
+    "Report",
+    "ReportPaths",
+    "TrainRun",
+    "as_number",
+]
+
+LEVELS = ("modality", "interaction")
+FIGURE_DIR = "report_figures"
+#: Above this many units the full matrix tables are left out (the figures remain).
+MAX_TABLE_UNITS = 24
+
+
+@dataclass
+class LevelReport:
+    """Everything the report shows about one level (``"modality"`` or ``"interaction"``).
+
+    Attributes
+    ----------
+    level : str
+    distance : HeterogeneityMatrix
+        Symmetric distances (completed where the design was sampled).
+    transfer : HeterogeneityMatrix or None
+        Directed transfer ``T[i, j]`` (source ``i``, target ``j``) with std/count.
+    se : ndarray or None
+        Standard error of each transfer entry (NaN where unknown).
+    significant : ndarray of bool or None
+        Entries whose interval ``T +- z se`` excludes zero.
+    z : float
+        z value behind ``significant``.
+    unclipped_sum, unclipped_sum_se : ndarray or None
+        ``T12 + T21`` before clipping and its standard error.
+    completed : ndarray of bool
+        Distance entries filled by completion rather than measured.
+    check : dict or None
+        Metric-check report as ``hetero measure`` wrote it to ``check.json`` (the core's
+        ``MetricReport.to_dict()``); None when check.json holds none for this level.
+    check_source : str
+        ``"check.json"``, or ``"missing"`` when there is no check (it is not recomputed).
+    spectrum : (ndarray, ndarray) or None
+        Singular values of the complete distance matrix and their cumulative explained
+        fraction (derived from ``L.json``: ``hetero measure`` does not store them).
+    groups : list of list of str or None
+        The plan's groups of this level (from ``plan.json``).
+    summary : dict
+        This level's entry of ``measure.json`` (runs, seeds, retest, ...).
+    stability : dict or None
+        Co-assignment stability of the plan (from the plan's provenance).
+    """
+
+    level: str
+    distance: Any
+    transfer: Any | None = None
+    se: np.ndarray | None = None
+    significant: np.ndarray | None = None
+    z: float = 1.96
+    unclipped_sum: np.ndarray | None = None
+    unclipped_sum_se: np.ndarray | None = None
+    completed: np.ndarray | None = None
+    check: dict[str, Any] | None = None
+    check_source: str = "check.json"
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None
+    groups: list[list[str]] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    stability: dict[str, Any] | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.distance.labels)
+
+    @property
+    def n(self) -> int:
+        return len(self.distance.labels)
+
+    @property
+    def n_measured(self) -> int:
+        """Off-diagonal transfer entries with a value."""
+        if self.transfer is None:
+            return 0
+        obs = np.isfinite(self.transfer.values)
+        np.fill_diagonal(obs, False)
+        return int(obs.sum())
+
+    @property
+    def n_significant(self) -> int:
+        if self.significant is None:
+            return 0
+        sig = self.significant.copy()
+        np.fill_diagonal(sig, False)
+        return int(sig.sum())
+
+    @property
+    def n_with_se(self) -> int:
+        """Off-diagonal entries with a finite standard error (at least two seeds)."""
+        if self.se is None:
+            return 0
+        ok = np.isfinite(self.se)
+        np.fill_diagonal(ok, False)
+        return int(ok.sum())
+
+    @property
+    def n_completed(self) -> int:
+        """Completed unordered pairs (upper triangle)."""
+        if self.completed is None:
+            return 0
+        return int(np.triu(self.completed, 1).sum())
+
+    def significant_entries(self) -> list[dict[str, Any]]:
+        """Significant transfer entries, largest ``|T| / se`` first."""
+        if self.transfer is None or self.significant is None or self.se is None:
+            return []
+        out = []
+        t = self.transfer.values
+        for i, j in zip(*np.nonzero(self.significant), strict=True):
+            if i == j:
+                continue
+            se = float(self.se[i, j])
+            out.append(
+                {
+                    "source": self.labels[i],
+                    "target": self.labels[j],
+                    "T": float(t[i, j]),
+                    "se": se,
+                    "z": float(t[i, j]) / se if se > 0 else math.inf,
+                }
+            )
+        out.sort(key=lambda e: -abs(e["z"]))
+        return out
+
+
+@dataclass
+class TrainRun:
+    """Test results of one ``hetero train`` output directory.
+
+    Attributes
+    ----------
+    name : str
+        Display name (the directory name).
+    path : Path
+    sharing : str
+        ``"share-all"``, ``"share-none"`` or ``"plan"`` (``"unknown"`` if not recorded).
+    groups : dict of str -> int
+        Number of groups per shareable kind (``{"unimodal": 3, "crossmodal": 2}``).
+    tasks : dict of str -> dict of str -> float
+        Per-task test metrics.
+    primary : dict of str -> str
+        Per-task main metric name (the task's own metric when recorded).
+    higher_is_better : dict of str -> bool
+    params_total : int or None
+    params_shared : dict of str -> int
+        Parameters in each shareable kind's group copies (all groups together).
+    """
+
+    name: str
+    path: Path
+    sharing: str = "unknown"
+    groups: dict[str, int] = field(default_factory=dict)
+    tasks: dict[str, dict[str, float]] = field(default_factory=dict)
+    primary: dict[str, str] = field(default_factory=dict)
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    params_total: int | None = None
+    params_shared: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def description(self) -> str:
+        if self.sharing == "plan" and self.groups:
+            parts = ", ".join(f"{n} {k}" for k, n in self.groups.items())
+            return f"grouped ({parts} groups)"
+        return self.sharing
+
+
+@dataclass
+class Report:
+    """A measurement report, ready to render.
+
+    Attributes
+    ----------
+    directory : Path
+        The measurement directory.
+    title : str
+    levels : list of LevelReport
+    plan : GroupingPlan or None
+    measure : dict
+        ``measure.json`` (empty when absent).
+    runs : dict or None
+        Counts from ``runs.sqlite``: ``{"by_level": {level: {kind: {status: n}}}, "total",
+        "ok", "failed", "wall_time", "converged_fraction"}``.
+    train : list of TrainRun
+    reliable : bool or None
+        Test-retest verdict of the modality matrix (None: unknown).
+    verdict : str
+        The plain statement on whether the matrix can be acted on.
+    actionable : bool
+        Whether the verdict says the matrix (and the plan) can be acted on.
+    notes : list of str
+        Other plain statements (missing inputs, failed runs, no plan, ...).
+    created : str
+        UTC time the report was built.
+    """
+
+    directory: Path
+    title: str
+    levels: list[LevelReport]
+    plan: Any | None = None
+    measure: dict[str, Any] = field(default_factory=dict)
+    runs: dict[str, Any] | None = None
+    train: list[TrainRun] = field(default_factory=list)
+    reliable: bool | None = None
+    verdict: str = ""
+    actionable: bool = False
+    notes: list[str] = field(default_factory=list)
+    created: str = ""
+
+    def level(self, name: str) -> LevelReport | None:
+        for lev in self.levels:
+            if lev.level == name:
+                return lev
+        return None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One rendered figure: a file stem, a caption and the PNG bytes."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where :func:`write_report` wrote its files."""
+
+    html: Path
+    markdown: Path
+    figures: tuple[Path, ...]
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a float when it is a JSON number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

@@ -1,0 +1,329 @@
+"""Reading a measurement directory (written by ``hetero measure``) into a :class:`Report`.
+
+Everything shown is read from the directory, never recomputed: the matrices and their
+per-entry standard errors, significance flags and unclipped sums (``L.json``,
+``L_transfer.json`` and their provenance), the metric checks (``check.json``), the groups,
+the tree and their stability (``plan.json``), the summary and the test-retest
+(``measure.json``) and the run counts (``runs.sqlite``, opened read-only). Only what no file
+stores is derived here: the singular-value spectrum of a complete distance matrix, and, for
+transfer files without them, standard errors from ``std``/``count`` and the significance
+and unclipped sums that follow.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hetero._io import read_json
+from hetero.errors import HeteroError
+from hetero.report.model import LEVELS, LevelReport, Report
+from hetero.report.training import read_train_dir
+
+__all__ = ["build_report"]
+
+
+def _array(value: Any, n: int, *, dtype: Any, source: Path, name: str) -> np.ndarray | None:
+    """A provenance matrix (nested lists, ``None`` = NaN) as an (n, n) array, or None."""
+    if value is None:
+        return None
+    try:
+        if dtype is bool:
+            arr = np.array(
+                [[bool(v) if v is not None else False for v in row] for row in value], dtype=bool
+            )
+        else:
+            arr = np.array(
+                [[np.nan if v is None else float(v) for v in row] for row in value], dtype=float
+            )
+    except (TypeError, ValueError):
+        raise HeteroError(
+            f"provenance.{name}: expected an {n}x{n} matrix of numbers", source=source
+        ) from None
+    if arr.shape != (n, n):
+        raise HeteroError(
+            f"provenance.{name}: expected an {n}x{n} matrix, got shape {arr.shape}", source=source
+        )
+    return arr
+
+
+def _read_matrix(path: Path) -> Any:
+    from hetero.matrix import HeterogeneityMatrix
+
+    return HeterogeneityMatrix.read(path)
+
+
+def _read_level(
+    directory: Path, level: str, measure: Mapping[str, Any], check_all: Mapping[str, Any] | None
+) -> LevelReport | None:
+    from hetero.completion import singular_spectrum
+
+    dpath = directory / f"{level}.json"
+    if not dpath.exists():
+        return None
+    distance = _read_matrix(dpath)
+    n = distance.n
+    rep = LevelReport(level=level, distance=distance)
+    dprov = distance.provenance or {}
+    rep.completed = _array(dprov.get("completed"), n, dtype=bool, source=dpath, name="completed")
+    if rep.completed is None:
+        rep.completed = np.zeros((n, n), dtype=bool)
+
+    tpath = directory / f"{level}_transfer.json"
+    if tpath.exists():
+        transfer = _read_matrix(tpath)
+        if list(transfer.labels) != list(distance.labels):
+            raise HeteroError(
+                f"labels differ from {dpath.name}'s (expected the same units in the same order)",
+                source=tpath,
+            )
+        rep.transfer = transfer
+        tprov = transfer.provenance or {}
+        rep.se = _array(tprov.get("se"), n, dtype=float, source=tpath, name="se")
+        if rep.se is None and transfer.std is not None and transfer.count is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cnt = np.asarray(transfer.count, dtype=float)
+                rep.se = np.where(cnt >= 2, transfer.std / np.sqrt(cnt), np.nan)
+        z = tprov.get("z", 1.96)
+        rep.z = float(z) if isinstance(z, (int, float)) else 1.96
+        rep.significant = _array(
+            tprov.get("significant"), n, dtype=bool, source=tpath, name="significant"
+        )
+        if rep.significant is None and rep.se is not None:
+            with np.errstate(invalid="ignore"):
+                rep.significant = np.abs(transfer.values) > rep.z * rep.se
+        rep.unclipped_sum = _array(
+            tprov.get("unclipped_sum"), n, dtype=float, source=tpath, name="unclipped_sum"
+        )
+        rep.unclipped_sum_se = _array(
+            tprov.get("unclipped_sum_se"), n, dtype=float, source=tpath, name="unclipped_sum_se"
+        )
+        if rep.unclipped_sum is None:
+            rep.unclipped_sum = transfer.values + transfer.values.T
+            if rep.se is not None:
+                rep.unclipped_sum_se = np.sqrt(rep.se**2 + rep.se.T**2)
+
+    # metric checks, as measured: check.json holds the modality report at top level and the
+    # interaction report under "interaction"; a level without one shows none
+    check = None
+    if check_all is not None:
+        check = check_all.get("interaction") if level == "interaction" else check_all
+        if check is not None and not isinstance(check, Mapping):
+            raise HeteroError(f"'{level}': expected a metric-check object", source="check.json")
+    check = {k: v for k, v in (check or {}).items() if k != "interaction"}
+    rep.check = check or None
+    rep.check_source = "check.json" if check else "missing"
+    # the spectrum is not stored: derived from the distances (an SVD, no fitting)
+    if distance.observed.all():
+        rep.spectrum = singular_spectrum(distance)
+    rep.summary = dict((measure.get("levels") or {}).get(level) or {})
+    return rep
+
+
+def _measure_summary(directory: Path) -> dict[str, Any]:
+    path = directory / "measure.json"
+    if not path.exists():
+        return {}
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise HeteroError("expected a JSON object", source=path)
+    levels = data.get("levels")
+    if levels is not None and not isinstance(levels, dict):
+        raise HeteroError("'levels': expected an object keyed by level", source=path)
+    return data
+
+
+def _runs_summary(directory: Path) -> dict[str, Any] | None:
+    path = directory / "runs.sqlite"
+    if not path.exists():
+        return None
+    from hetero.measure.store import RunStore
+
+    with RunStore(path, readonly=True) as store:
+        records = store.records()
+    by_level: dict[str, dict[str, dict[str, int]]] = {}
+    wall = 0.0
+    converged = []
+    for r in records:
+        by_level.setdefault(r.level, {}).setdefault(r.kind, {})
+        counts = by_level[r.level][r.kind]
+        counts[r.status] = counts.get(r.status, 0) + 1
+        wall += float(r.wall_time or 0.0)
+        if r.status == "ok" and r.converged is not None:
+            converged.append(bool(r.converged))
+    ok = sum(1 for r in records if r.status == "ok")
+    return {
+        "by_level": by_level,
+        "total": len(records),
+        "ok": ok,
+        "failed": len(records) - ok,
+        "wall_time": wall,
+        "converged_fraction": float(np.mean(converged)) if converged else None,
+    }
+
+
+def _read_plan(directory: Path, levels: Sequence[LevelReport]) -> Any | None:
+    path = directory / "plan.json"
+    if not path.exists():
+        return None
+    from hetero.plan import GroupingPlan
+
+    plan = GroupingPlan.read(path)
+    for lev, groups in zip(
+        ("modality", "interaction"), (plan.unimodal_groups, plan.crossmodal_groups), strict=True
+    ):
+        rep = next((r for r in levels if r.level == lev), None)
+        members = [label for g in groups for label in g]
+        if rep is None:
+            continue
+        missing = sorted(set(members) - set(rep.labels))
+        if missing:
+            raise HeteroError(
+                f"plan groups name unit(s) not in {lev}.json: {', '.join(missing[:5])}",
+                source=path,
+            )
+        rep.groups = [list(g) for g in groups]
+        stab = (plan.provenance or {}).get("stability") or {}
+        if isinstance(stab, Mapping) and isinstance(stab.get(lev), Mapping):
+            rep.stability = dict(stab[lev])
+    return plan
+
+
+def _verdict(
+    levels: Sequence[LevelReport], measure: Mapping[str, Any]
+) -> tuple[bool | None, bool, str]:
+    """(reliable, actionable, statement) from the retest and the significance counts."""
+    mod = levels[0]
+    retest = (mod.summary or {}).get("retest")
+    statement = measure.get("reliability") or (mod.summary or {}).get("reliability")
+    reliable: bool | None = None
+    if isinstance(retest, Mapping) and isinstance(retest.get("reliable"), bool):
+        reliable = retest["reliable"]
+    if mod.transfer is not None and mod.n_measured and mod.n_with_se and not mod.n_significant:
+        return (
+            reliable,
+            False,
+            "NOT reliable enough to act on: no transfer entry differs significantly from zero "
+            f"({mod.n_with_se} entries with a standard error), so the distances and the plan "
+            "are indistinguishable from noise; measure with more seeds or a lower-noise "
+            "estimator before acting on them.",
+        )
+    if reliable is True:
+        return True, True, f"Reliable enough to act on: {statement}."
+    if reliable is False:
+        text = statement or "split-half test-retest below the reliability threshold"
+        if not text.startswith("NOT"):
+            text = f"NOT reliable enough to act on: {text}"
+        return False, False, text + "."
+    if statement:
+        text = statement
+    else:
+        text = "reliability unknown: no test-retest in this measurement"
+    return (
+        None,
+        False,
+        f"Not shown to be reliable ({text}); run `hetero measure --retest` with 2 or more seeds "
+        "before acting on the plan.",
+    )
+
+
+def build_report(
+    directory: str | os.PathLike,
+    train_dirs: Iterable[str | os.PathLike] = (),
+    *,
+    title: str | None = None,
+) -> Report:
+    """Read a measurement directory (and training directories) into a :class:`Report`.
+
+    Parameters
+    ----------
+    directory : path-like
+        Output directory of ``hetero measure`` (must hold ``modality.json``).
+    train_dirs : iterable of path-like
+        Output directories of ``hetero train`` (each with ``metrics.json``).
+    title : str, optional
+        Report title (default: from the suite name).
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    HeteroError
+        A missing directory or ``modality.json``, or a malformed input file (one line
+        naming the file).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise HeteroError("measurement directory not found", source=directory)
+    if not (directory / "modality.json").is_file():
+        raise HeteroError(
+            "not a measurement directory: modality.json missing (run `hetero measure` first)",
+            source=directory,
+        )
+    measure = _measure_summary(directory)
+    check_all = None
+    cpath = directory / "check.json"
+    if cpath.exists():
+        check_all = read_json(cpath)
+        if not isinstance(check_all, dict):
+            raise HeteroError("expected a JSON object", source=cpath)
+    levels = []
+    for level in LEVELS:
+        try:
+            rep = _read_level(directory, level, measure, check_all)
+        except HeteroError as exc:
+            if exc.source is None:
+                raise HeteroError(exc.detail, source=directory / "check.json") from None
+            raise
+        if rep is not None:
+            levels.append(rep)
+    plan = _read_plan(directory, levels)
+    runs = _runs_summary(directory)
+    train = [read_train_dir(p) for p in train_dirs]
+    reliable, actionable, verdict = _verdict(levels, measure)
+    notes = []
+    if plan is None:
+        notes.append("No plan.json: some entries could not be measured, so no plan was made.")
+    for f in (measure.get("failures") or [])[:10]:
+        if isinstance(f, Mapping):
+            notes.append(f"Failed run on {f.get('unit')}: {f.get('error')}")
+    if runs is not None and runs["failed"]:
+        notes.append(f"{runs['failed']} run(s) failed (see `hetero runs {directory}`).")
+    for lev in levels:
+        if lev.transfer is None:
+            notes.append(
+                f"No {lev.level}_transfer.json: standard errors and significance are unavailable."
+            )
+        if lev.check is None:
+            notes.append(
+                f"No metric checks for {lev.level} in check.json "
+                f"(`hetero check {lev.level}.json` computes them)."
+            )
+    for lev in levels[1:]:
+        statement = lev.summary.get("reliability")
+        if isinstance(statement, str) and statement:
+            notes.append(f"{lev.level.capitalize()} matrix: {statement}.")
+    if train and not any(t.sharing == "share-all" for t in train):
+        notes.append("No share-all training run was given: the grouped model has no baseline.")
+    suite = measure.get("suite")
+    return Report(
+        directory=directory,
+        title=title or (f"hetero report: {suite}" if suite else "hetero report"),
+        levels=levels,
+        plan=plan,
+        measure=measure,
+        runs=runs,
+        train=train,
+        reliable=reliable,
+        verdict=verdict,
+        actionable=actionable,
+        notes=notes,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
