@@ -15,11 +15,11 @@ import csv
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from hetero.cli._common import handle_errors
+from hetero.cli._common import add_command
 from hetero.errors import HeteroError
 
 __all__ = ["load_plan_file", "load_suite_arg", "register", "train_command"]
@@ -93,29 +93,68 @@ def _accepts_keyword(model: str, keyword: str) -> bool:
 
 
 def train_command(
-    suite: str = typer.Argument(..., help="Suite YAML file (or a built-in suite name)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output directory."),
-    plan: Path | None = typer.Option(None, "--plan", help="Grouping plan JSON for fine-tuning."),
-    preset: str | None = typer.Option(
-        None,
-        "--preset",
-        help="Preset of models that take one (HighMMT: small, medium, large; default large).",
-    ),
-    model: str = typer.Option("highmmt", "--model", help="Registered model name."),
-    pretrain_epochs: int = typer.Option(10, "--pretrain-epochs", min=0),
-    finetune_epochs: int = typer.Option(10, "--finetune-epochs", min=0),
-    batch_size: int = typer.Option(32, "--batch-size", min=2),
-    lr: float = typer.Option(8e-4, "--lr"),
-    weight_decay: float = typer.Option(0.0, "--weight-decay"),
-    patience: int | None = typer.Option(None, "--patience", help="Early-stopping patience."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    seed: int = typer.Option(0, "--seed"),
-    quiet: bool = typer.Option(False, "--quiet", help="No per-epoch progress lines."),
-    trust_pickle: bool = typer.Option(
-        False,
-        "--trust-pickle",
-        help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
-    ),
+    suite: Annotated[
+        str, typer.Argument(help="Suite YAML file (or a built-in suite name).", metavar="SUITE")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--out", help="Output directory (created when training ends).", metavar="DIR"
+        ),
+    ],
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Grouping plan JSON for fine-tuning.", metavar="PLAN"),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            help="Preset of models that take one (HighMMT: small, medium, large; default large).",
+            metavar="NAME",
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="Registered model name.", metavar="NAME")
+    ] = "highmmt",
+    pretrain_epochs: Annotated[
+        int,
+        typer.Option(
+            "--pretrain-epochs", min=0, metavar="N", help="Epochs of multitask pre-training."
+        ),
+    ] = 10,
+    finetune_epochs: Annotated[
+        int,
+        typer.Option(
+            "--finetune-epochs", min=0, metavar="N", help="Epochs of fine-tuning with the plan."
+        ),
+    ] = 10,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=2, metavar="N", help="Samples per batch.")
+    ] = 32,
+    lr: Annotated[float, typer.Option("--lr", metavar="LR", help="Learning rate (Adam).")] = 8e-4,
+    weight_decay: Annotated[
+        float, typer.Option("--weight-decay", metavar="WD", help="Weight decay.")
+    ] = 0.0,
+    patience: Annotated[
+        int | None, typer.Option("--patience", help="Early-stopping patience.", metavar="N")
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="auto, cpu or cuda.", metavar="DEVICE")
+    ] = "auto",
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="SEED", help="Seed of initialisation and batches.")
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No per-epoch progress lines.")
+    ] = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
+        ),
+    ] = False,
 ) -> None:
     """Pre-train a fully shared model, fine-tune it with a plan, write metrics and weights."""
     import torch
@@ -196,4 +235,4 @@ def train_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``hetero train`` to the ``hetero`` CLI."""
-    app.command("train")(handle_errors(train_command))
+    add_command(app, "train", train_command)

@@ -215,7 +215,7 @@ def test_cli_list(cli):
 
 
 def test_cli_show_dataset_and_suite(cli):
-    res = cli("show", "mfeat", "-o", "views=[pix, fou]", "-o", "image_pool=2")
+    res = cli("show", "mfeat", "-O", "views=[pix, fou]", "-O", "image_pool=2")
     assert res.exit_code == 0, res.output
     assert "samples  2000: train 1200, val 400, test 400" in res.output
     assert "image          image      shape (8, 8): 8x8 positions x 1 channels" in res.output
@@ -225,7 +225,7 @@ def test_cli_show_dataset_and_suite(cli):
     assert res.exit_code == 0
     assert "suite mini: 4 tasks, 10 units, 9 interaction units" in res.output
     assert "shared modalities: accelerometer (watch, watch_side)" in res.output
-    data = json.loads(cli("show", "watch", "--json", "-o", "target=side").output)
+    data = json.loads(cli("show", "watch", "--json", "-O", "target=side").output)
     assert data["target"] == "binary" and data["classes"] == ["0", "1"]
     assert data["modalities"][0]["shape"] == [64, 3]
 
@@ -234,7 +234,7 @@ def test_cli_show_errors(cli, tmp_path, monkeypatch):
     res = cli("show", "mfet")
     assert res.exit_code == 2
     assert "did you mean 'mfeat'?" in res.output and res.output.count("\n") == 1
-    res = cli("show", "mfeat", "-o", "views")
+    res = cli("show", "mfeat", "-O", "views")
     assert res.exit_code == 2 and "expected KEY=VALUE" in res.output
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     res = cli("show", "racketsports")
@@ -253,9 +253,9 @@ def test_cli_show_errors(cli, tmp_path, monkeypatch):
             },
             fh,
         )
-    res = cli("show", "affect", "-o", f"path={path}")
+    res = cli("show", "affect", "-O", f"path={path}")
     assert res.exit_code == 2 and "--trust-pickle" in res.output
-    res = cli("show", "affect", "-o", f"path={path}", "--trust-pickle")
+    res = cli("show", "affect", "-O", f"path={path}", "--trust-pickle")
     assert res.exit_code == 0, res.output
     assert "samples  12: train 4, val 4, test 4" in res.output
 

@@ -83,7 +83,7 @@ def test_train_cannot_unpickle_from_suite_file(tmp_path, evil):
 
 def test_option_flag_not_a_loader_option(tmp_path, evil):
     pkl, marker = evil
-    res = _run("datasets", "show", "affect", "-o", f"path={pkl}", "-o", "trust_pickle=true")
+    res = _run("datasets", "show", "affect", "-O", f"path={pkl}", "-O", "trust_pickle=true")
     assert res.exit_code == 2 and "use the --trust-pickle flag" in res.output
     assert not marker.exists()
 

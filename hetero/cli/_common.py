@@ -18,6 +18,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
+    "add_command",
     "fail",
     "handle_errors",
     "set_debug",
@@ -39,6 +40,12 @@ def fail(message: str) -> typer.Exit:
     """Print ``error: message`` on stderr and return the exit to raise (code 2)."""
     typer.echo(f"error: {' '.join(str(message).split())}", err=True)
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+def add_command(app: typer.Typer, name: str, func: Callable[..., Any]) -> None:
+    """Add ``func`` as command ``name`` of ``app``, its errors handled by
+    :func:`handle_errors`: the one way every hetero command (and plug-in) is registered."""
+    app.command(name)(handle_errors(func))
 
 
 def handle_errors(func: F) -> F:

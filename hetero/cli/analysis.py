@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from hetero._io import atomic_write_bytes, check_output_dir, check_output_file
-from hetero.cli._common import handle_errors
+from hetero.cli._common import add_command
 from hetero.errors import HeteroError
 
 __all__ = ["register"]
@@ -24,12 +25,16 @@ def _read_matrix(path: Path):
     return HeterogeneityMatrix.read(path)
 
 
-@handle_errors
 def check(
-    matrix: Path = typer.Argument(..., help="Distance matrix JSON."),
-    c: float = typer.Option(5.0, "--c", help="Constant of the relaxed triangle inequality."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    n_worst: int = typer.Option(10, "--worst", help="How many violating triples to list."),
+    matrix: Annotated[Path, typer.Argument(metavar="MATRIX", help="Distance matrix JSON.")],
+    c: Annotated[
+        float,
+        typer.Option("--c", metavar="C", help="Constant of the relaxed triangle inequality."),
+    ] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    n_worst: Annotated[
+        int, typer.Option("--worst", metavar="N", help="How many violating triples to list.")
+    ] = 10,
 ) -> None:
     """Check symmetry, non-negativity and the (relaxed) triangle inequality."""
     from hetero.metric import check_metric
@@ -41,13 +46,27 @@ def check(
         typer.echo(report.summary())
 
 
-@handle_errors
 def complete(
-    matrix: Path = typer.Argument(..., help="Matrix JSON with null entries."),
-    output: Path = typer.Option(..., "-o", "--output", help="Completed matrix JSON to write."),
-    rank: int | None = typer.Option(None, "--rank", help="Rank (default: chosen by CV)."),
-    method: str = typer.Option("symmetric", "--method", help="Completion method."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    matrix: Annotated[
+        Path, typer.Argument(metavar="MATRIX", help="Matrix JSON with null entries.")
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--out", metavar="FILE", help="Completed matrix JSON to write.")
+    ],
+    rank: Annotated[
+        int | None,
+        typer.Option("--rank", metavar="R", help="Rank (default: chosen on held-out entries)."),
+    ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            metavar="NAME",
+            help="Completer: symmetric (default; ours), softimpute, iterativesvd, "
+            "matrixfactorization or nuclearnorm (the last four need the completion extra).",
+        ),
+    ] = "symmetric",
+    seed: Annotated[int, typer.Option("--seed", metavar="SEED", help="Seed of the completer.")] = 0,
 ) -> None:
     """Fill the unmeasured (null) entries by low-rank completion."""
     from hetero.completion import complete_matrix, get_completer
@@ -66,23 +85,40 @@ def complete(
     )
 
 
-@handle_errors
 def plan(
-    matrix: Path = typer.Argument(..., help="Modality distance matrix JSON (complete)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Plan JSON to write."),
-    interaction: Path | None = typer.Option(
-        None, "--interaction", help="Interaction distance matrix JSON (complete)."
-    ),
-    unimodal_groups: int | None = typer.Option(
-        None, "--unimodal-groups", help="Number of unimodal groups (default: largest gap)."
-    ),
-    crossmodal_groups: int | None = typer.Option(
-        None, "--crossmodal-groups", help="Number of crossmodal groups (default: largest gap)."
-    ),
-    total_groups: int | None = typer.Option(
-        None, "--total-groups", help="Total budget split between both sides."
-    ),
-    method: str = typer.Option("average", "--method", help="average | complete | single"),
+    matrix: Annotated[
+        Path,
+        typer.Argument(metavar="MATRIX", help="Modality distance matrix JSON (complete)."),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--out", metavar="FILE", help="Plan JSON to write.")
+    ],
+    interaction: Annotated[
+        Path | None,
+        typer.Option(
+            "--interaction", metavar="MATRIX", help="Interaction distance matrix JSON (complete)."
+        ),
+    ] = None,
+    unimodal_groups: Annotated[
+        int | None,
+        typer.Option(
+            "--unimodal-groups", metavar="K", help="Unimodal groups (default: largest gap)."
+        ),
+    ] = None,
+    crossmodal_groups: Annotated[
+        int | None,
+        typer.Option(
+            "--crossmodal-groups", metavar="K", help="Crossmodal groups (default: largest gap)."
+        ),
+    ] = None,
+    total_groups: Annotated[
+        int | None,
+        typer.Option("--total-groups", metavar="K", help="Total budget split between both sides."),
+    ] = None,
+    method: Annotated[
+        str,
+        typer.Option("--method", metavar="LINKAGE", help="average (default), complete or single."),
+    ] = "average",
 ) -> None:
     """Cluster heterogeneity matrices into a parameter-sharing plan."""
     from hetero.grouping import make_plan
@@ -105,11 +141,15 @@ def plan(
     )
 
 
-@handle_errors
 def plot(
-    matrix: Path = typer.Argument(..., help="Distance matrix JSON."),
-    output: Path = typer.Option(..., "-o", "--output", help="Directory for the PNG files."),
-    plan_path: Path | None = typer.Option(None, "--plan", help="Plan JSON (group boundaries)."),
+    matrix: Annotated[Path, typer.Argument(metavar="MATRIX", help="Distance matrix JSON.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--out", metavar="DIR", help="Directory for the PNG files.")
+    ],
+    plan_path: Annotated[
+        Path | None,
+        typer.Option("--plan", metavar="PLAN", help="Plan JSON (group order and colours)."),
+    ] = None,
 ) -> None:
     """Write heatmap, dendrogram, clustermap, spectrum and graph figures as PNG."""
     from hetero.plan import GroupingPlan
@@ -128,7 +168,5 @@ def plot(
 
 def register(app: typer.Typer) -> None:
     """Add the analysis commands to the ``hetero`` app."""
-    app.command("check")(check)
-    app.command("complete")(complete)
-    app.command("plan")(plan)
-    app.command("plot")(plot)
+    for name, func in (("check", check), ("complete", complete), ("plan", plan), ("plot", plot)):
+        add_command(app, name, func)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from hetero.cli._common import handle_errors
+from hetero.cli._common import add_command
 
 __all__ = ["register"]
 
@@ -116,10 +116,8 @@ def _print_suite(s: dict[str, Any]) -> None:
         )
 
 
-@datasets_app.command("list")
-@handle_errors
 def list_command(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """List the dataset loaders and the built-in suites."""
     from hetero.datasets import dataset_info, list_datasets, list_suites, suite_path
@@ -158,26 +156,38 @@ def list_command(
         typer.echo(f"  {name:<15} {len(tasks)} tasks: {', '.join(tasks)}")
 
 
-@datasets_app.command("show")
-@handle_errors
 def show_command(
-    name: str = typer.Argument(
-        ..., help="A dataset name, a built-in suite name or a suite YAML file."
-    ),
-    option: list[str] = typer.Option(
-        [], "--option", "-o", help="Loader option KEY=VALUE (VALUE in YAML syntax); repeatable."
-    ),
-    data_dir: Path | None = typer.Option(
-        None,
-        "--data-dir",
-        help="Folder with local copies of public datasets (default $HETERO_DATA_DIR).",
-    ),
-    trust_pickle: bool = typer.Option(
-        False,
-        "--trust-pickle",
-        help="Allow unpickling a MultiBench pickle you trust (affect, mimic).",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="A dataset name, a built-in suite name or a suite YAML file."
+        ),
+    ],
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-O",
+            metavar="KEY=VALUE",
+            help="Loader option (VALUE in YAML syntax); repeatable.",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            help="Folder with local copies of public datasets (default $HETERO_DATA_DIR).",
+        ),
+    ] = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Allow unpickling a MultiBench pickle you trust (affect, mimic).",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Describe a dataset (shapes, kinds, splits, classes) or a suite (tasks and modalities)."""
     from hetero._io import to_jsonable
@@ -194,7 +204,7 @@ def show_command(
             f"suites: {', '.join(list_suites())}; or give a suite .yaml file)"
         )
     if name in list_datasets():
-        options = _parse_options(option)
+        options = _parse_options(option or [])
         if "trust_pickle" in options:
             raise DatasetError("--option trust_pickle: use the --trust-pickle flag instead")
         loader_opts = dataset_info(name).options()
@@ -217,4 +227,6 @@ def show_command(
 
 def register(app: typer.Typer) -> None:
     """Add the ``datasets`` command group to the ``hetero`` app."""
+    add_command(datasets_app, "list", list_command)
+    add_command(datasets_app, "show", show_command)
     app.add_typer(datasets_app, name="datasets")

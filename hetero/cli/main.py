@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
@@ -61,28 +62,42 @@ _app = typer.Typer(
     name="hetero",
     help="Measure modality and interaction heterogeneity and turn it into parameter-sharing plans.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 _complete = False
 
 
-@_app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-    debug: bool = typer.Option(
-        False, "--debug", help="Show the traceback of an unexpected error (for bug reports)."
-    ),
-) -> None:
-    from hetero.cli._common import set_debug
-
-    set_debug(debug)
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from hetero import __version__
 
         typer.echo(f"hetero {__version__}")
         raise typer.Exit(0)
+
+
+@_app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,  # answered before any command is looked for
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the traceback of an unexpected error (for bug reports)."
+        ),
+    ] = False,
+) -> None:
+    from hetero.cli._common import set_debug
+
+    set_debug(debug)
 
 
 def get_app() -> typer.Typer:

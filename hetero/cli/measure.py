@@ -7,11 +7,11 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from hetero.cli._common import EXIT_FAILED, fail, handle_errors
+from hetero.cli._common import EXIT_FAILED, add_command, fail
 
 __all__ = ["register"]
 
@@ -146,182 +146,266 @@ def _summary_table(result: Any) -> None:
         console.print(f"written to {result.out_dir}")
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``measure`` and ``runs`` to the ``hetero`` app."""
-
-    @app.command("measure")
-    @handle_errors
-    def measure_cmd(
-        suite: str = typer.Argument(
-            "mini", help="Suite YAML file or built-in suite name (see hetero datasets list)."
+def measure_cmd(
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Output directory (resumable).", metavar="DIR")
+    ],
+    suite: Annotated[
+        str,
+        typer.Argument(
+            help="Suite YAML file or built-in suite name (see hetero datasets list).",
+            metavar="SUITE",
         ),
-        out: Path = typer.Option(..., "--out", "-o", help="Output directory (resumable)."),
-        learner: str | None = typer.Option(
-            None, "--learner", help="Learner name (default: highmmt if available, else reference)."
+    ] = "mini",
+    learner: Annotated[
+        str | None,
+        typer.Option(
+            "--learner",
+            help="Learner name (default: highmmt if available, else reference).",
+            metavar="NAME",
         ),
-        learner_option: list[str] = typer.Option(
-            [], "--learner-option", "-L", help="Learner config KEY=VALUE (repeatable)."
+    ] = None,
+    learner_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--learner-option",
+            "-L",
+            help="Learner config KEY=VALUE (repeatable).",
+            metavar="KEY=VALUE",
         ),
-        estimator: str | None = typer.Option(
-            None,
+    ] = None,
+    estimator: Annotated[
+        str | None,
+        typer.Option(
             "--estimator",
             help="finetune | budgeted | frozen | frozen_short (default: frozen_short, the "
             "most reliable on real data; docs/results.md, experiment 0).",
+            metavar="NAME",
         ),
-        interactions: bool | None = typer.Option(
-            None,
+    ] = None,
+    interactions: Annotated[
+        bool | None,
+        typer.Option(
             "--interactions/--no-interactions",
             help="Measure interaction units too (default: when the learner supports them).",
         ),
-        fraction: float | None = typer.Option(
-            None, "--fraction", help="Measure this fraction of ordered pairs, complete the rest."
+    ] = None,
+    fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--fraction",
+            help="Measure this fraction of ordered pairs, complete the rest.",
+            metavar="F",
         ),
-        budget: int | None = typer.Option(
-            None, "--budget", help="Measure this many ordered pairs per level, complete the rest."
+    ] = None,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            "--budget",
+            help="Measure this many ordered pairs per level, complete the rest.",
+            metavar="N",
         ),
-        seeds: str = typer.Option("2", "--seeds", help="Transfer seeds per entry, or 'auto'."),
-        baseline_seeds: int | None = typer.Option(
-            None, "--baseline-seeds", help="Seeds per scratch baseline (default 2x --seeds)."
+    ] = None,
+    seeds: Annotated[
+        str, typer.Option("--seeds", help="Transfer seeds per entry, or 'auto'.", metavar="N|AUTO")
+    ] = "2",
+    baseline_seeds: Annotated[
+        int | None,
+        typer.Option(
+            "--baseline-seeds", help="Seeds per scratch baseline (default 2x --seeds).", metavar="N"
         ),
-        workers: int | None = typer.Option(
-            None, "--workers", help="Worker processes (default: one per core)."
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Worker processes (default: one per core).", metavar="N"),
+    ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor", help="serial | process (one worker per core) | dask.", metavar="NAME"
         ),
-        executor: str = typer.Option(
-            "process", "--executor", help="serial | process (one worker per core) | dask."
+    ] = "process",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="dask scheduler address (default: a local cluster).",
+            metavar="ADDRESS",
         ),
-        scheduler: str | None = typer.Option(
-            None, "--scheduler", help="dask scheduler address (default: a local cluster)."
+    ] = None,
+    max_epochs: Annotated[
+        int | None, typer.Option("--max-epochs", help="Epoch cap.", metavar="N")
+    ] = None,
+    unimodal_groups: Annotated[
+        int | None,
+        typer.Option(
+            "--unimodal-groups",
+            help="Unimodal groups of the plan (default: largest gap).",
+            metavar="K",
         ),
-        max_epochs: int | None = typer.Option(None, "--max-epochs", help="Epoch cap."),
-        unimodal_groups: int | None = typer.Option(None, "--unimodal-groups"),
-        crossmodal_groups: int | None = typer.Option(None, "--crossmodal-groups"),
-        retest: bool = typer.Option(False, "--retest", help="Split-half test-retest report."),
-        keep_head: bool = typer.Option(
-            False, "--keep-head", help="Keep the head on transfers within a task."
+    ] = None,
+    crossmodal_groups: Annotated[
+        int | None,
+        typer.Option(
+            "--crossmodal-groups",
+            help="Crossmodal groups of the plan (default: largest gap).",
+            metavar="K",
         ),
-        retries: int = typer.Option(2, "--retries", help="Retries of a failed run."),
-        max_runs: int | None = typer.Option(
-            None, "--max-runs", help="With --seeds auto: stop adding seeds after this many runs."
+    ] = None,
+    retest: Annotated[
+        bool, typer.Option("--retest", help="Split-half test-retest report.")
+    ] = False,
+    keep_head: Annotated[
+        bool, typer.Option("--keep-head", help="Keep the head on transfers within a task.")
+    ] = False,
+    retries: Annotated[
+        int, typer.Option("--retries", help="Retries of a failed run.", metavar="N")
+    ] = 2,
+    max_runs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-runs",
+            help="With --seeds auto: stop adding seeds after this many runs.",
+            metavar="N",
         ),
-        max_time: float | None = typer.Option(
-            None, "--max-time", help="With --seeds auto: stop adding seeds after SECONDS."
+    ] = None,
+    max_time: Annotated[
+        float | None,
+        typer.Option(
+            "--max-time",
+            help="With --seeds auto: stop adding seeds after SECONDS.",
+            metavar="SECONDS",
         ),
-        design_seed: int = typer.Option(0, "--design-seed", help="Seed of the sampled design."),
-        figures: bool = typer.Option(True, "--figures/--no-figures"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
-        data_dir: Path | None = typer.Option(
-            None,
+    ] = None,
+    design_seed: Annotated[
+        int, typer.Option("--design-seed", help="Seed of the sampled design.", metavar="SEED")
+    ] = 0,
+    figures: Annotated[
+        bool, typer.Option("--figures/--no-figures", help="Write figures/ with the outputs.")
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
             "--data-dir",
             help="Folder of local dataset copies for path loaders (default $HETERO_DATA_DIR).",
+            metavar="DIR",
         ),
-        trust_pickle: bool = typer.Option(
-            False,
+    ] = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
             "--trust-pickle",
             help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
         ),
-    ) -> None:
-        """Train and transfer to measure heterogeneity; write matrices, checks and a plan."""
-        from hetero.datasets import get_suite
-        from hetero.learners import default_learner_name
-        from hetero.measure import MeasureConfig, measure
+    ] = False,
+) -> None:
+    """Train and transfer to measure heterogeneity; write matrices, checks and a plan."""
+    from hetero.datasets import get_suite
+    from hetero.learners import default_learner_name
+    from hetero.measure import MeasureConfig, measure
 
-        if seeds != "auto":
-            try:
-                seeds_val: int | str = int(seeds)
-            except ValueError:
-                raise fail(
-                    f"--seeds: expected a positive integer or 'auto', got {seeds!r}"
-                ) from None
-        else:
-            seeds_val = "auto"
-        name = learner or default_learner_name()
-        # every setting validated here, every input read, before anything trains
-        cfg = MeasureConfig(
-            learner=name, learner_config=_parse_config(learner_option), estimator=estimator,
-            interactions=interactions, fraction=fraction, budget=budget, seeds=seeds_val,
-            baseline_seeds=baseline_seeds, executor=executor, workers=workers,
-            scheduler=scheduler, max_epochs=max_epochs, retries=retries, keep_head=keep_head,
-            unimodal_groups=unimodal_groups, crossmodal_groups=crossmodal_groups, retest=retest,
-            max_runs=max_runs, max_time=max_time, design_seed=design_seed, figures=figures,
-        )  # fmt: skip
-        suite_obj = get_suite(suite, data_dir=data_dir, trust_pickle=trust_pickle)
-        if not quiet:
-            why = (
-                ""
-                if learner
-                else " (default"
-                + (": torch/hetero_models not available)" if name == "reference" else ")")
-            )
-            typer.echo(f"learner: {name}{why}; estimator: {cfg.estimator}", err=True)
-        with _Progress(enabled=not quiet) as bar:
-            result = measure(suite_obj, out, cfg, on_event=bar.event, on_start=bar.start)
-        if not quiet:
-            _summary_table(result)
-        if result.stats.failed:
-            typer.echo(
-                f"error: {result.stats.failed} runs failed past their retries, so the matrices "
-                f"have gaps (hetero runs {out} lists them); rerun the same command to retry them",
-                err=True,
-            )
-            raise typer.Exit(EXIT_FAILED)
+    if seeds != "auto":
+        try:
+            seeds_val: int | str = int(seeds)
+        except ValueError:
+            raise fail(f"--seeds: expected a positive integer or 'auto', got {seeds!r}") from None
+    else:
+        seeds_val = "auto"
+    name = learner or default_learner_name()
+    # every setting validated here, every input read, before anything trains
+    cfg = MeasureConfig(
+        learner=name, learner_config=_parse_config(learner_option or []), estimator=estimator,
+        interactions=interactions, fraction=fraction, budget=budget, seeds=seeds_val,
+        baseline_seeds=baseline_seeds, executor=executor, workers=workers,
+        scheduler=scheduler, max_epochs=max_epochs, retries=retries, keep_head=keep_head,
+        unimodal_groups=unimodal_groups, crossmodal_groups=crossmodal_groups, retest=retest,
+        max_runs=max_runs, max_time=max_time, design_seed=design_seed, figures=figures,
+    )  # fmt: skip
+    suite_obj = get_suite(suite, data_dir=data_dir, trust_pickle=trust_pickle)
+    if not quiet:
+        why = (
+            ""
+            if learner
+            else " (default"
+            + (": torch/hetero_models not available)" if name == "reference" else ")")
+        )
+        typer.echo(f"learner: {name}{why}; estimator: {cfg.estimator}", err=True)
+    with _Progress(enabled=not quiet) as bar:
+        result = measure(suite_obj, out, cfg, on_event=bar.event, on_start=bar.start)
+    if not quiet:
+        _summary_table(result)
+    if result.stats.failed:
+        typer.echo(
+            f"error: {result.stats.failed} runs failed past their retries, so the matrices "
+            f"have gaps (hetero runs {out} lists them); rerun the same command to retry them",
+            err=True,
+        )
+        raise typer.Exit(EXIT_FAILED)
 
-    @app.command("runs")
-    @handle_errors
-    def runs_cmd(
-        directory: Path = typer.Argument(..., help="Output directory of `hetero measure`."),
-        as_csv: bool = typer.Option(False, "--csv", help="Export all runs as CSV."),
-        output: Path | None = typer.Option(
-            None, "--output", "-o", help="Write the CSV here instead of stdout."
-        ),
-    ) -> None:
-        """List the runs stored in DIR/runs.sqlite (or export them with --csv)."""
-        from hetero._io import atomic_write_text, check_output_file
-        from hetero.measure.store import RUN_COLUMNS, RunStore
 
+def runs_cmd(
+    directory: Annotated[
+        Path, typer.Argument(help="Output directory of `hetero measure`.", metavar="DIR")
+    ],
+    as_csv: Annotated[bool, typer.Option("--csv", help="Export all runs as CSV.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="Write the CSV here instead of stdout.", metavar="DIR"),
+    ] = None,
+) -> None:
+    """List the runs stored in DIR/runs.sqlite (or export them with --csv)."""
+    from hetero._io import atomic_write_text, check_output_file
+    from hetero.measure.store import RUN_COLUMNS, RunStore
+
+    if output is not None:
+        check_output_file(output)
+    path = directory / "runs.sqlite" if directory.is_dir() else directory
+    with RunStore(path, readonly=True) as store:
+        records = store.records()
+    if as_csv or output is not None:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(RUN_COLUMNS)
+        for rec in records:
+            cells = []
+            for col in RUN_COLUMNS:
+                v = getattr(rec, col)
+                cells.append(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)
+            writer.writerow(cells)
         if output is not None:
-            check_output_file(output)
-        path = directory / "runs.sqlite" if directory.is_dir() else directory
-        with RunStore(path, readonly=True) as store:
-            records = store.records()
-        if as_csv or output is not None:
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow(RUN_COLUMNS)
-            for rec in records:
-                cells = []
-                for col in RUN_COLUMNS:
-                    v = getattr(rec, col)
-                    cells.append(
-                        json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
-                    )
-                writer.writerow(cells)
-            if output is not None:
-                atomic_write_text(output, buf.getvalue())
-            else:
-                sys.stdout.write(buf.getvalue())
-            return
-        header = ("key", "status", "kind", "unit", "source", "seed", "mode", "val_loss",
-                  "metric", "epochs", "conv", "time_s", "attempts")  # fmt: skip
-        rows: list[tuple[str, ...]] = [header]
-        for r in records:
-            rows.append(
-                (
-                    r.key[:10],
-                    r.status,
-                    r.kind,
-                    r.unit,
-                    r.source or "-",
-                    str(r.seed),
-                    r.mode if r.kind == "transfer" else "-",
-                    "-" if r.val_loss is None else f"{r.val_loss:.4f}",
-                    "-" if r.val_metric is None else f"{r.val_metric:.3f}",
-                    "-" if r.epochs is None else str(r.epochs),
-                    "-" if r.converged is None else ("yes" if r.converged else "no"),
-                    "-" if r.wall_time is None else f"{r.wall_time:.2f}",
-                    str(r.attempts),
-                )
+            atomic_write_text(output, buf.getvalue())
+        else:
+            sys.stdout.write(buf.getvalue())
+        return
+    header = ("key", "status", "kind", "unit", "source", "seed", "mode", "val_loss",
+              "metric", "epochs", "conv", "time_s", "attempts")  # fmt: skip
+    rows: list[tuple[str, ...]] = [header]
+    for r in records:
+        rows.append(
+            (
+                r.key[:10],
+                r.status,
+                r.kind,
+                r.unit,
+                r.source or "-",
+                str(r.seed),
+                r.mode if r.kind == "transfer" else "-",
+                "-" if r.val_loss is None else f"{r.val_loss:.4f}",
+                "-" if r.val_metric is None else f"{r.val_metric:.3f}",
+                "-" if r.epochs is None else str(r.epochs),
+                "-" if r.converged is None else ("yes" if r.converged else "no"),
+                "-" if r.wall_time is None else f"{r.wall_time:.2f}",
+                str(r.attempts),
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        typer.echo(f"{len(records)} runs in {path}")
-        for row in rows:
-            typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    typer.echo(f"{len(records)} runs in {path}")
+    for row in rows:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``measure`` and ``runs`` to the ``hetero`` app."""
+    add_command(app, "measure", measure_cmd)
+    add_command(app, "runs", runs_cmd)

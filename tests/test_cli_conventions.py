@@ -1,0 +1,69 @@
+"""One CLI style across commands: help on every option, capital metavars without Python
+types, -o/--out for every output, -q on the long commands, an eager --version."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hetero.cli.main import app
+
+
+def _commands():
+    root = typer.main.get_command(app)
+    ctx = typer.Context(root)
+    out = []
+    for name in root.list_commands(ctx):
+        cmd = root.get_command(ctx, name)
+        if hasattr(cmd, "list_commands"):  # a group (hetero datasets ...)
+            sub_ctx = typer.Context(cmd)
+            out += [
+                (f"{name} {s}", cmd.get_command(sub_ctx, s)) for s in cmd.list_commands(sub_ctx)
+            ]
+        else:
+            out.append((name, cmd))
+    return out
+
+
+COMMANDS = _commands()
+
+
+def test_every_command_is_there():
+    names = {n for n, _ in COMMANDS}
+    assert {"check", "complete", "plan", "plot", "measure", "runs", "report",
+            "datasets list", "datasets show"} <= names  # fmt: skip
+
+
+@pytest.mark.parametrize("name,cmd", COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_options_have_help_and_capital_metavars(name, cmd):
+    for p in cmd.params:
+        if p.param_type_name != "option" or p.name == "help":
+            continue
+        assert p.help, f"{name} {p.opts}: no help text"
+        if not p.is_flag:
+            assert p.metavar and p.metavar == p.metavar.upper(), f"{name} {p.opts}: {p.metavar!r}"
+            assert "<" not in p.metavar and "[" not in p.metavar
+
+
+@pytest.mark.parametrize("name,cmd", COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_outputs_are_dash_o_out(name, cmd):
+    opts = [o for p in cmd.params for o in getattr(p, "opts", [])]
+    assert "--output" not in opts
+    if "-o" in opts or "--out" in opts:
+        param = next(p for p in cmd.params if "-o" in p.opts or "--out" in p.opts)
+        assert set(param.opts) == {"-o", "--out"}, (name, param.opts)
+
+
+@pytest.mark.parametrize("name", ["measure", "report", "train"])
+def test_long_commands_take_quiet(name):
+    cmds = dict(COMMANDS)
+    if name not in cmds:
+        pytest.skip(f"{name} not available (torch missing)")
+    opts = [o for p in cmds[name].params for o in getattr(p, "opts", [])]
+    assert "-q" in opts and "--quiet" in opts
+
+
+def test_version_needs_no_command():
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.startswith("hetero ")
