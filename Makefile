@@ -37,6 +37,7 @@ demo: install
 
 test: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) test-core
 
@@ -51,7 +52,7 @@ test-core:
 	$(CORE_PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 typecheck: install
-	$(PY) -m mypy hetero
+	$(PY) -m mypy
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

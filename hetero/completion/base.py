@@ -149,7 +149,7 @@ def select_rank(
     if len(ranks) == 1 or n_hide < 1:
         return int(ranks[0]), {}
     rng = np.random.default_rng(seed)
-    errors = {r: [] for r in ranks}
+    errors: dict[int, list[float]] = {r: [] for r in ranks}
     offdiag_obs = (obs | obs.T) & ~np.eye(n, dtype=bool)
     min_keep = max(ranks) + 1
     for _ in range(n_folds):

@@ -167,7 +167,7 @@ class NuclearNormCompleter(FancyImputeCompleter):
                 f" (installed: {', '.join(cvxpy.installed_solvers())})"
             )
 
-        class _Solver(base):  # fancyimpute's objective and constraints, our solver choice
+        class _Solver(base):  # type: ignore[valid-type,misc]  # fancyimpute's objective and constraints, our solver choice
             def solve(self, X: np.ndarray, missing_mask: np.ndarray) -> np.ndarray:
                 S, objective = self._create_objective(*X.shape)
                 constraints = self._constraints(

@@ -109,9 +109,9 @@ class SymmetricCompleter(Completer):
 
     def _cv_clone(self, rank: int) -> Completer:
         # rank selection compares held-out errors; a looser optimisation is enough
-        clone = self._with_rank(rank)
-        clone.max_iter = min(self.max_iter, 300)
-        return clone
+        params = self.get_params()
+        params.update(rank=rank, max_iter=min(self.max_iter, 300))
+        return type(self)(**params)
 
     def _complete(self, X: np.ndarray, rank: int | None) -> np.ndarray:
         n = X.shape[0]

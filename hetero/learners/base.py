@@ -164,7 +164,7 @@ def state_to_bytes(state: TransferState) -> bytes:
     """Serialise a transferable state to ``.npz`` bytes (no pickle)."""
     check_state(state)
     buf = io.BytesIO()
-    np.savez(buf, **state)
+    np.savez(buf, **state)  # type: ignore[arg-type]  # numpy's stub types the first kwarg
     return buf.getvalue()
 
 

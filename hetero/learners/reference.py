@@ -90,6 +90,8 @@ def _loss_and_grad(
 
 def compute_metric(name: str, z: np.ndarray, y: np.ndarray, kind: str) -> float:
     """The task metric ``name`` from raw outputs ``z`` (logits or predictions)."""
+    yt: np.ndarray
+    pred: np.ndarray
     if kind == "cross_entropy":
         pred = z.argmax(axis=1)
         yt = y.reshape(-1)

@@ -107,11 +107,12 @@ def group_colours(
     size = 10 if len(groups) <= 10 else 20
     index = {label: g for g, members in enumerate(groups) for label in members}
     return [
-        tuple(palette(index[label] % size)) if label in index else UNGROUPED for label in labels
+        tuple(palette(index[label] % size))[:4] if label in index else UNGROUPED  # type: ignore[misc]
+        for label in labels
     ]
 
 
-def label_groups(groups: list[list[str]] | None) -> list[list[str]] | None:
+def label_groups(groups: Sequence[Sequence[str]] | None) -> Sequence[Sequence[str]] | None:
     """The groups whose colours tick labels take: none past 10 groups, where the paler half
     of tab20 would make the text hard to read (nodes, links and strips still show them)."""
     return groups if groups and len(groups) <= 10 else None
@@ -166,10 +167,10 @@ def plan_tree(
         Z, labels = plan.unimodal_linkage, plan.unimodal_labels
     if Z is None or labels is None:
         return None
-    labels = list(labels)
-    if sorted(labels) != sorted(matrix.labels):
+    names = list(labels)
+    if sorted(names) != sorted(matrix.labels):
         return None
-    return np.asarray(Z, dtype=float), labels
+    return np.asarray(Z, dtype=float), names
 
 
 def cut_height(linkage: np.ndarray, n_groups: int | None) -> float | None:

@@ -90,7 +90,7 @@ def read_train_dir(path: str | os.PathLike) -> TrainRun:
                 kind = str(block.get("kind", name))
                 run.params_shared[kind] = run.params_shared.get(kind, 0) + int(block["total"])
     elif as_number(params) is not None:
-        run.params_total = int(params)
+        run.params_total = int(as_number(params) or 0)
     groups = data.get("groups")
     if isinstance(groups, Mapping):
         run.sharing, run.groups = _sharing(groups)

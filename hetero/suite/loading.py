@@ -207,7 +207,7 @@ def _task_from_dict(
     if "dataset" in td and "data" in td:
         raise _fail(src, label, "data", "give either 'data: FILE.npz' or 'dataset: NAME', not both")
     if "dataset" in td:
-        return _task_from_dataset(td, label, src, trust_pickle)
+        return _task_from_dataset(td, str(label), src, trust_pickle)
     for key in td:
         if key not in _NPZ_TASK_KEYS:
             raise _fail(src, label, None, _unknown_key_reason(key, _NPZ_TASK_KEYS))

@@ -407,7 +407,7 @@ class Task:
         resolved = _resolve_objective(self.target, loss, metric, higher_is_better)
         if isinstance(resolved[0], tuple):
             raise self._err(*resolved[0])
-        return resolved  # type: ignore[return-value]
+        return resolved  # type: ignore[return-value,unused-ignore]
 
     # ---------------------------------------------------------------- accessors
 
@@ -487,7 +487,7 @@ class Task:
             a = np.ascontiguousarray(a)
             put(f"{a.dtype.str}|{a.shape}".encode())
             h.update(a.size.to_bytes(8, "little"))
-            h.update(memoryview(a).cast("B"))
+            h.update(a.tobytes())  # contiguous, so the same bytes as a memoryview
 
         put(b"hetero.task.v1")
         put(self.target.encode())
