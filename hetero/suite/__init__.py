@@ -63,9 +63,8 @@ from hetero.suite._checks import (
     SPLIT_NAMES,
     TARGETS,
 )
-from hetero.suite.collection import Suite
+from hetero.suite.collection import Suite, load_suite
 from hetero.suite.data import TaskData
-from hetero.suite.loading import load_suite
 from hetero.suite.modality import Modality
 from hetero.suite.splits import fraction_split
 from hetero.suite.task import Task

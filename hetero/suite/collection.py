@@ -12,7 +12,7 @@ from hetero.suite.modality import Modality
 from hetero.suite.task import Task
 from hetero.suite.units import Unit
 
-__all__ = ["Suite"]
+__all__ = ["Suite", "load_suite"]
 
 
 class Suite:
@@ -235,3 +235,19 @@ class Suite:
 
     def __repr__(self) -> str:
         return f"Suite({self.name!r}, tasks=[{', '.join(self.task_names)}])"
+
+
+def load_suite(
+    path: str | os.PathLike | Suite,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    trust_pickle: bool = False,
+) -> Suite:
+    """Load a suite from a YAML file (a :class:`Suite` is returned unchanged).
+
+    ``data_dir`` and ``trust_pickle`` are passed to the ``dataset:`` loaders; see
+    :meth:`Suite.from_yaml`.
+    """
+    if isinstance(path, Suite):
+        return path
+    return Suite.from_yaml(path, data_dir=data_dir, trust_pickle=trust_pickle)

@@ -15,7 +15,7 @@ import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,13 +29,15 @@ from hetero.suite._checks import (
     _resolve_objective,
     _unknown_key_reason,
 )
-from hetero.suite.collection import Suite
 from hetero.suite.dataset_registry import DATA_DIR_ENV, DATASETS, DatasetError
 from hetero.suite.modality import _modality_decls
 from hetero.suite.splits import _parse_split_spec
 from hetero.suite.task import Task
 
-__all__ = ["load_suite", "suite_from_dict", "suite_from_yaml"]
+if TYPE_CHECKING:  # Suite imports this module's functions inside its classmethods
+    from hetero.suite.collection import Suite
+
+__all__ = ["suite_from_dict", "suite_from_yaml"]
 
 _SUITE_KEYS = ("name", "description", "tasks")
 _NPZ_TASK_KEYS = (
@@ -51,22 +53,6 @@ _NPZ_TASK_KEYS = (
     "description",
 )
 _DATASET_TASK_KEYS = ("name", "dataset", "options", "description")
-
-
-def load_suite(
-    path: str | os.PathLike | Suite,
-    *,
-    data_dir: str | os.PathLike | None = None,
-    trust_pickle: bool = False,
-) -> Suite:
-    """Load a suite from a YAML file (a :class:`Suite` is returned unchanged).
-
-    ``data_dir`` and ``trust_pickle`` are passed to the ``dataset:`` loaders; see
-    :meth:`Suite.from_yaml`.
-    """
-    if isinstance(path, Suite):
-        return path
-    return Suite.from_yaml(path, data_dir=data_dir, trust_pickle=trust_pickle)
 
 
 def suite_from_yaml(

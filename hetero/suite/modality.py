@@ -2,7 +2,8 @@
 
 Array layout: ``(samples, *positional axes, channels)``. By default the last per-sample axis
 holds the channels and the earlier ones are positions, except a 1-D per-sample shape
-``(F,)``, which is F positions with one channel. ``positional_axes`` overrides this.
+``(F,)``: of kind ``table`` it is one feature vector (one position with F channels), of any
+other kind F positions with one channel. ``positional_axes`` overrides this.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from hetero.suite._checks import (
 
 __all__ = ["Modality"]
 
-_MODALITY_KEYS = ("name", "kind", "array", "shape", "positional_axes", "num_freq_bands", "max_freq")
+_MODALITY_KEYS = (
+    "name",
+    "kind",
+    "array",
+    "shape",
+    "positional_axes",
+    "num_freq_bands",
+    "max_freq",
+    "standardize",
+)
 
 
 def _modality_field_problem(
@@ -38,6 +48,7 @@ def _modality_field_problem(
     positional_axes: Any,
     num_freq_bands: Any,
     max_freq: Any,
+    standardize: Any = True,
 ) -> tuple[str, str] | None:
     """Return (field, reason) for the first invalid Modality field, or None."""
     why = _check_name(name)
@@ -66,6 +77,8 @@ def _modality_field_problem(
         or float(max_freq) <= 0
     ):
         return "max_freq", f"expected a positive finite number, got {max_freq!r}"
+    if not isinstance(standardize, (bool, np.bool_)):
+        return "standardize", f"expected true or false, got {standardize!r}"
     return None
 
 
@@ -85,11 +98,17 @@ class Modality:
     positional_axes : int or None, default None
         How many leading axes of ``shape`` are positions; the remaining axes are flattened
         into channels. None applies the layout rule: all but the last axis are positions,
-        except a 1-D shape ``(F,)``, which is F positions with one channel.
+        except a 1-D shape ``(F,)``: one feature vector (one position, F channels) when
+        ``kind`` is ``"table"``, else F positions with one channel.
     num_freq_bands : int, default 6
         Fourier bands used to encode positions (``hetero_models``).
     max_freq : float, default 10.0
         Highest Fourier frequency (``hetero_models``).
+    standardize : bool, default True
+        Whether learners standardise this input per channel with statistics of the
+        training split (``hetero_models``: the probes and ``hetero train``). Set False for
+        inputs that are already on a meaningful common scale (e.g. one-hot or count
+        features that should stay sparse).
     """
 
     name: str
@@ -98,6 +117,7 @@ class Modality:
     positional_axes: int | None = None
     num_freq_bands: int = 6
     max_freq: float = 10.0
+    standardize: bool = True
 
     def __post_init__(self) -> None:
         shape = self.shape
@@ -105,7 +125,13 @@ class Modality:
             shape = tuple(int(s) for s in shape)
             object.__setattr__(self, "shape", shape)
         problem = _modality_field_problem(
-            self.name, self.kind, shape, self.positional_axes, self.num_freq_bands, self.max_freq
+            self.name,
+            self.kind,
+            shape,
+            self.positional_axes,
+            self.num_freq_bands,
+            self.max_freq,
+            self.standardize,
         )
         if problem is not None:
             raise SuiteError(f"modality {self.name!r}: {problem[0]}: {problem[1]}")
@@ -114,6 +140,7 @@ class Modality:
             object.__setattr__(self, "positional_axes", int(self.positional_axes))
         object.__setattr__(self, "num_freq_bands", int(self.num_freq_bands))
         object.__setattr__(self, "max_freq", float(self.max_freq))
+        object.__setattr__(self, "standardize", bool(self.standardize))
 
     @property
     def effective_positional_axes(self) -> int:
@@ -121,7 +148,7 @@ class Modality:
         if self.positional_axes is not None:
             return self.positional_axes
         if len(self.shape) <= 1:
-            return len(self.shape)
+            return 0 if self.kind == "table" else len(self.shape)
         return len(self.shape) - 1
 
     @property
@@ -150,6 +177,7 @@ class Modality:
             "channels": self.channels,
             "num_freq_bands": self.num_freq_bands,
             "max_freq": self.max_freq,
+            "standardize": self.standardize,
         }
 
 
@@ -192,6 +220,7 @@ def _modality_decls(
             "positional_axes": None,
             "num_freq_bands": 6,
             "max_freq": 10.0,
+            "standardize": True,
             **fields,
         }
         problem = _modality_field_problem(
@@ -201,6 +230,7 @@ def _modality_decls(
             full["positional_axes"],
             full["num_freq_bands"],
             full["max_freq"],
+            full["standardize"],
         )
         if problem is not None:
             raise _fail(src, name, f"{fld}.{problem[0]}", problem[1])

@@ -453,8 +453,9 @@ class Task:
 
         Covers the target, ``y``, the split indices and, for each used modality (in
         declaration order, whatever the order of ``modalities``), its name, layout
-        (positions, channels), dtype, shape and bytes. It does not cover the task name, the
-        modality kinds, the Fourier settings, loss or metric. Stable across processes.
+        (positions, channels, and ``standardize`` when it is off), dtype, shape and bytes.
+        It does not cover the task name, the modality kinds, the Fourier settings, loss or
+        metric. Stable across processes.
 
         Parameters
         ----------
@@ -493,7 +494,10 @@ class Task:
         put(self.target.encode())
         for name in used:
             m = self.modality(name)
-            put(f"{m.name}|{m.positions}|{m.channels}".encode())
+            # an opted-out standardisation changes what a learner sees; the default adds
+            # nothing, so fingerprints from before the field existed stay the same
+            raw = "" if m.standardize else "|raw"
+            put(f"{m.name}|{m.positions}|{m.channels}{raw}".encode())
             put_array(self.data.arrays[name])
         put_array(self.data.y)
         for s in SPLIT_NAMES:
