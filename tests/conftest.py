@@ -14,6 +14,17 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore_glob = ["test_models_*.py"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: Python source that makes ``import torch`` fail in the process that runs it (prepend it to
+#: a ``python -c`` program to prove a code path never imports torch).
+BLOCK_TORCH = """import sys
+class _BlockTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked for this test")
+        return None
+sys.meta_path.insert(0, _BlockTorch())
+"""
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 

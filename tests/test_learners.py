@@ -25,7 +25,7 @@ from hetero.learners import (
 )
 from hetero.registry import Registry
 from hetero.suite import Task, Unit
-from tests.conftest import REPO_ROOT
+from tests.conftest import BLOCK_TORCH, REPO_ROOT
 
 FAST = {"hidden": 8, "max_epochs": 30, "patience": 4}
 
@@ -128,15 +128,8 @@ def test_entry_point_learner_is_loaded_lazily(monkeypatch):
 
 def test_listing_learners_imports_no_plug_in():
     """The installed ``highmmt`` entry point is listed without torch; using it needs torch."""
-    code = textwrap.dedent(
+    code = BLOCK_TORCH + textwrap.dedent(
         """
-        import sys
-        class _Block:
-            def find_spec(self, name, path=None, target=None):
-                if name == "torch" or name.startswith("torch."):
-                    raise ImportError("torch is blocked for this test")
-                return None
-        sys.meta_path.insert(0, _Block())
         from hetero.errors import LearnerError
         from hetero.learners import get_learner, list_learners
         names = list_learners()

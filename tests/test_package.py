@@ -6,20 +6,13 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import BLOCK_TORCH, REPO_ROOT
 
 
 def test_import_hetero_without_torch():
     # Block torch at the import system level, then import every public name of hetero.
-    code = textwrap.dedent(
+    code = BLOCK_TORCH + textwrap.dedent(
         """
-        import sys
-        class _Block:
-            def find_spec(self, name, path=None, target=None):
-                if name == "torch" or name.startswith("torch."):
-                    raise ImportError("torch is blocked for this test")
-                return None
-        sys.meta_path.insert(0, _Block())
         import hetero
         for name in hetero.__all__:
             getattr(hetero, name)
