@@ -58,10 +58,11 @@ Learners that cannot model interaction units set ``supports_interactions = False
 ``hetero measure`` then refuses interaction measurement with a clear message instead of
 failing mid-run.
 
-Determinism: all randomness inside ``fit`` must derive from ``seed`` (and the config), and
-a learner should limit its own thread pools to what the worker allows (the process
-executor sets ``OMP_NUM_THREADS=1`` and friends; torch learners should also call
-``torch.set_num_threads(1)`` when ``os.environ.get("HETERO_WORKER_THREADS")`` says so).
+Determinism: all randomness inside ``fit`` must derive from ``seed`` (and the config),
+through local generators rather than global seeds. Thread pools are the executor's
+business: every fit runs with one thread (``OMP_NUM_THREADS=1`` and friends, threadpoolctl,
+``torch.set_num_threads``), in a worker process or, with the serial executor, inside
+:func:`hetero.measure.executors.worker_threads`; a learner sets no thread count itself.
 """
 
 from __future__ import annotations

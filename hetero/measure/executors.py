@@ -55,23 +55,30 @@ def default_workers() -> int:
 
 
 def limit_worker_threads(threads: int = 1) -> None:
-    """Limit BLAS/OpenMP (and, through ``HETERO_WORKER_THREADS``, torch) thread pools.
+    """Limit the BLAS, OpenMP and torch thread pools of this worker process to ``threads``.
 
-    Runs as the initializer of every process-pool and dask worker. Learners that use torch
-    read ``HETERO_WORKER_THREADS`` and call ``torch.set_num_threads``.
+    Runs as the initializer of every process-pool and dask worker. The environment
+    variables cover libraries imported later (torch reads ``OMP_NUM_THREADS`` when it
+    starts its pool), threadpoolctl those already loaded, so learners need do nothing.
     """
     for var in _THREAD_VARS:
         os.environ[var] = str(threads)
-    os.environ["HETERO_WORKER_THREADS"] = str(threads)
+    _limit_loaded_pools(threads)
+
+
+def _limit_loaded_pools(threads: int) -> Any:
+    """Limit the pools of libraries already imported; return threadpoolctl's limiter."""
+    limiter = None
     if "numpy" in sys.modules or "torch" in sys.modules:
         try:
             from threadpoolctl import threadpool_limits
 
-            threadpool_limits(threads)
+            limiter = threadpool_limits(threads)
         except ImportError:  # pragma: no cover
             pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
+    return limiter
 
 
 def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
@@ -102,17 +109,12 @@ def worker_threads(threads: int = 1) -> Iterator[None]:
     process and dask executors': a reduction split over two threads sums in another order
     than over one (seen as differences up to 6e-4 in T with the torch probes).
     """
-    saved_env = {v: os.environ.get(v) for v in (*_THREAD_VARS, "HETERO_WORKER_THREADS")}
+    saved_env = {v: os.environ.get(v) for v in _THREAD_VARS}
     torch = sys.modules.get("torch")
     saved_torch = torch.get_num_threads() if torch is not None else None
-    limiter = None
-    try:
-        from threadpoolctl import threadpool_limits
-
-        limiter = threadpool_limits(threads)
-    except ImportError:  # pragma: no cover
-        pass
-    os.environ["HETERO_WORKER_THREADS"] = str(threads)
+    for var in _THREAD_VARS:
+        os.environ[var] = str(threads)
+    limiter = _limit_loaded_pools(threads)
     try:
         yield
     finally:
