@@ -26,11 +26,12 @@ import numpy as np
 from hetero.errors import LearnerError
 from hetero.learners.base import FitResult, Learner, TransferState
 from hetero.learners.registry import register_learner
+from hetero.scoring import task_metric
 
 if TYPE_CHECKING:  # pragma: no cover
     from hetero.suite import Task, Unit
 
-__all__ = ["ReferenceLearner", "compute_metric"]
+__all__ = ["ReferenceLearner"]
 
 _EPS = 1e-12
 
@@ -49,7 +50,7 @@ def _unit_inputs(task: Task, unit: Unit, split: str) -> tuple[np.ndarray, np.nda
 
 def _loss_kind(task: Task) -> str:
     loss = getattr(task, "loss", None)
-    if loss in ("cross_entropy", "binary_cross_entropy", "mse"):
+    if loss in ("cross_entropy", "binary_cross_entropy", "mse", "l1"):
         return loss
     target = getattr(task, "target", "multiclass")
     return {"multiclass": "cross_entropy", "regression": "mse"}.get(target, "binary_cross_entropy")
@@ -82,41 +83,14 @@ def _loss_and_grad(
         p = 1.0 / (1.0 + np.exp(-z))
         return float(loss), (p - t) / z.size
     diff = z - t
+    if kind == "l1":
+        if not need_grad:
+            return float(np.abs(diff).mean()), None
+        return float(np.abs(diff).mean()), np.sign(diff) / z.size
     loss = (diff**2).mean()
     if not need_grad:
         return float(loss), None
     return float(loss), 2.0 * diff / z.size
-
-
-def compute_metric(name: str, z: np.ndarray, y: np.ndarray, kind: str) -> float:
-    """The task metric ``name`` from raw outputs ``z`` (logits or predictions)."""
-    yt: np.ndarray
-    pred: np.ndarray
-    if kind == "cross_entropy":
-        pred = z.argmax(axis=1)
-        yt = y.reshape(-1)
-        if name == "f1_macro":
-            from sklearn import metrics as skm
-
-            return float(skm.f1_score(yt, pred, average="macro"))
-        return float((pred == yt).mean())
-    if kind == "binary_cross_entropy":
-        from sklearn import metrics as skm
-
-        yt = y.reshape(z.shape)
-        if name == "auroc":
-            try:
-                return float(skm.roc_auc_score(yt, z, average="macro"))
-            except ValueError:  # a label with one class in this split
-                return float("nan")
-        pred = (z > 0).astype(int)
-        if name == "f1_macro":
-            return float(skm.f1_score(yt, pred, average="macro", zero_division=0))
-        return float((pred == yt).mean())
-    yt = y.reshape(z.shape)
-    if name == "mae":
-        return float(np.abs(z - yt).mean())
-    return float(((z - yt) ** 2).mean())
 
 
 @register_learner("reference")
@@ -295,6 +269,7 @@ class ReferenceLearner(Learner):
         t_va = _targets(y_va, kind, n_out)
         self.loss_kind_ = kind
         self.metric_ = getattr(task, "metric", "accuracy")
+        self.target_ = task.target
 
         rng = np.random.default_rng([int(seed), 0x4E7])
         params = self._init(rng, x_tr.shape[1], n_out)  # always drawn: common random numbers
@@ -352,7 +327,7 @@ class ReferenceLearner(Learner):
         self.params_ = best[2]
         z_va, _ = self._forward(self.params_, x_va)
         val_loss, _ = _loss_and_grad(z_va, t_va, kind, need_grad=False)
-        metric = compute_metric(self.metric_, z_va, y_va, kind)
+        metric = task_metric(self.metric_, self.target_, z_va, y_va)
         return FitResult(
             val_loss=val_loss,
             val_metric=metric,
@@ -375,7 +350,7 @@ class ReferenceLearner(Learner):
         z, _ = self._forward(self.params_, x)
         t = _targets(y, self.loss_kind_, z.shape[1])
         loss, _ = _loss_and_grad(z, t, self.loss_kind_, need_grad=False)
-        return loss, compute_metric(self.metric_, z, y, self.loss_kind_)
+        return loss, task_metric(self.metric_, self.target_, z, y)
 
     def export_state(self) -> TransferState:
         self._check_fitted()
