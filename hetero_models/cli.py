@@ -26,22 +26,13 @@ __all__ = ["load_plan_file", "load_suite_arg", "register", "train_command"]
 
 
 def load_suite_arg(value: str, *, trust_pickle: bool = False):
-    """A suite YAML path, or a built-in suite name when :mod:`hetero.datasets` has one.
+    """A built-in suite name or a suite YAML file (:func:`hetero.datasets.get_suite`).
 
     ``trust_pickle`` comes from the person running the command (``--trust-pickle``).
     """
-    path = Path(value).expanduser()
-    if path.exists():
-        from hetero.suite import load_suite
+    from hetero.datasets import get_suite
 
-        return load_suite(path, trust_pickle=trust_pickle)
-    try:
-        from hetero.datasets import get_suite
-    except ImportError:
-        get_suite = None
-    if get_suite is not None and not value.endswith((".yaml", ".yml")):
-        return get_suite(value, trust_pickle=trust_pickle)
-    raise HeteroError("suite file not found", source=value)
+    return get_suite(value, trust_pickle=trust_pickle)
 
 
 def load_plan_file(path: str | os.PathLike, suite=None):

@@ -149,7 +149,11 @@ def get_suite(
     from hetero.suite import load_suite
 
     text_name = os.fspath(name)
-    is_file = text_name.endswith((".yaml", ".yml")) or os.sep in text_name
+    is_file = (
+        text_name.endswith((".yaml", ".yml"))
+        or os.sep in text_name
+        or (text_name not in list_suites() and Path(text_name).expanduser().is_file())
+    )
     path = Path(text_name).expanduser() if is_file else suite_path(text_name)
     if not path.exists():
         raise DatasetError("suite file not found", source=path)
