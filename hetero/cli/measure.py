@@ -101,7 +101,7 @@ def _summary_table(result: Any) -> None:
     table = Table(
         title=f"hetero measure: {s['suite']}",
         caption="pairs: measured/all ordered pairs; compl: completed entries; signif: "
-        "|T| > 1.96 se; conv: runs stopped by patience; seeds: transfer/baseline; rho_d, "
+        "95 % t interval of T excludes 0 (df = seeds - 1); conv: runs stopped by patience; seeds: transfer/baseline; rho_d, "
         "ARI: split-half test-retest of d and of the plan; stab: plan stability over seeds",
         box=box.SIMPLE_HEAD,
         pad_edge=False,

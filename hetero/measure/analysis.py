@@ -16,11 +16,17 @@ from typing import Any
 import numpy as np
 
 from hetero._provenance import provenance
-from hetero.measure.estimators import Estimator, TransferEstimate, estimate_transfer
+from hetero.measure.estimators import (
+    CONFIDENCE,
+    Estimator,
+    TransferEstimate,
+    estimate_transfer,
+    t_half_width,
+)
 from hetero.measure.planner import LevelRuns
 
 __all__ = [
-    "Z_SIGNIFICANT",
+    "LEVEL",
     "LevelAnalysis",
     "LevelResult",
     "analyse_level",
@@ -33,8 +39,8 @@ __all__ = [
     "uncertain_pairs",
 ]
 
-#: z value of the significance flags and of ``auto`` seed decisions (two-sided 95 %).
-Z_SIGNIFICANT = 1.96
+#: Level of the t intervals behind the significance flags and ``auto`` seed decisions.
+LEVEL = CONFIDENCE
 
 
 @dataclass
@@ -171,8 +177,10 @@ def analyse_level(
 
     tscores, bscores = run_scores(runs, records, est)
     e = estimate_transfer(runs.labels, tscores, bscores)
-    sig = e.significant(Z_SIGNIFICANT)
+    sig = e.significant(LEVEL)
+    half = e.half_width(LEVEL)
     total, total_se = e.symmetric_sum()
+    total_half = t_half_width(total_se, e.symmetric_df(), LEVEL)
     converged = [
         bool(records[s.key].converged)
         for s in runs.specs()
@@ -187,8 +195,11 @@ def analyse_level(
     prov.update(
         {
             "se": e.se,
+            "df": e.df,
+            "confidence": LEVEL,
+            # half-width of the t interval T +- t(df) se (inf with fewer than 2 seeds)
+            "half_width": np.where(np.isfinite(half), half, np.nan),
             "significant": sig,
-            "z": Z_SIGNIFICANT,
             "unclipped_sum": total,
             "unclipped_sum_se": total_se,
             "baseline_loss": dict(zip(runs.labels, np.asarray(e.baseline).tolist(), strict=True)),
@@ -207,7 +218,7 @@ def analyse_level(
     d.provenance = dict(d.provenance)
     d.provenance["completed"] = completed
     d.provenance["n_completed"] = int(np.triu(completed, 1).sum())
-    d.provenance["significant_sum"] = np.abs(total) > Z_SIGNIFICANT * total_se
+    d.provenance["significant_sum"] = np.abs(total) > total_half
     check = check_metric(d) if d.observed.any() else None
     return LevelResult(runs.level, transfer, d, e, completed, check, runs)
 
@@ -217,28 +228,25 @@ def uncertain_pairs(
 ) -> list[tuple[int, int]]:
     """Measured entries whose interval straddles zero or the cluster cut.
 
-    An interval narrower than ``tolerance`` (half-width ``z se``) counts as decided: the
+    Intervals are the ``LEVEL`` t intervals of the entries (and of ``T_ij + T_ji`` for the
+    cut). An interval narrower than ``tolerance`` (its half-width) counts as decided: the
     entry is practically equal to the decision value and more seeds would not change it.
     """
     e = res.estimate
     mask = res.runs.mask
     out = []
     d = res.distance.values
-    d_se = np.sqrt(e.se**2 + e.se.T**2)
+    half = e.half_width(LEVEL)
+    d_half = t_half_width(np.sqrt(e.se**2 + e.se.T**2), e.symmetric_df(), LEVEL)
     for i, j in zip(*np.nonzero(mask), strict=True):
-        se = e.se[i, j]
-        if not np.isfinite(se) or e.count[i, j] < 2:
+        if not np.isfinite(half[i, j]):
             out.append((int(i), int(j)))
             continue
-        if Z_SIGNIFICANT * se < tolerance:
+        if half[i, j] < tolerance:
             continue
-        if abs(e.values[i, j]) <= Z_SIGNIFICANT * se:
+        if abs(e.values[i, j]) <= half[i, j]:
             out.append((int(i), int(j)))
-        elif (
-            cut is not None
-            and np.isfinite(d[i, j])
-            and abs(d[i, j] - cut) <= Z_SIGNIFICANT * d_se[i, j]
-        ):
+        elif cut is not None and np.isfinite(d[i, j]) and abs(d[i, j] - cut) <= d_half[i, j]:
             out.append((int(i), int(j)))
     return out
 

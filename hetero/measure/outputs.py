@@ -15,7 +15,7 @@ import numpy as np
 from hetero._io import write_json
 from hetero._provenance import provenance
 from hetero.errors import HeteroError
-from hetero.measure.analysis import Z_SIGNIFICANT, LevelResult, seeds_of
+from hetero.measure.analysis import LEVEL, LevelResult, seeds_of
 from hetero.measure.estimators import Estimator
 from hetero.measure.executors import RunStats
 from hetero.measure.stability import reliability_statement
@@ -86,7 +86,8 @@ def summarize(
             "entries_completed": int(np.triu(res.completed, 1).sum()),
             "transfer_seeds": ts,
             "baseline_seeds": bs,
-            "significant_entries": int(res.estimate.significant(Z_SIGNIFICANT).sum()),
+            "significant_entries": int(res.estimate.significant(LEVEL).sum()),
+            "confidence": LEVEL,
             "converged_fraction": res.transfer.provenance.get("converged_fraction"),
             "retest": res.retest,
             "reliability": reliability_statement(res.retest),

@@ -36,7 +36,7 @@ def _captions(lev: LevelReport, method: str) -> dict[str, Callable[[], str]]:
             f"Directed {level} transfer T (rows: source, columns: target)"
             + (", in the same order" if grouped else "")
             + ": blue (negative) means the source helps the target, red that it hurts; "
-            f"boxed entries differ from zero significantly (|T| > {lev.z:g} s.e.)."
+            f"boxed entries differ from zero significantly ({lev.interval_text})."
         ),
         "dendrogram": lambda: (
             f"The plan's {method}-linkage tree of the {level} distances"

@@ -289,20 +289,34 @@ def _level_blocks(report: Report, lev: LevelReport, figures: Mapping[str, Figure
         out.append(
             Para(
                 f"{lev.n_significant} of {lev.n_measured} measured transfer entries differ "
-                f"from zero significantly (|T| > {fmt(lev.z)} s.e.); {lev.n_with_se} have a "
-                "standard error (entries from a single seed have none)."
+                f"from zero significantly ({lev.interval_text}); {lev.n_with_se} have a "
+                "standard error (entries from a single seed have none and no interval)."
             )
         )
         entries = lev.significant_entries()
         if entries:
             rows = tuple(
-                make_row(e["source"], e["target"], fmt(e["T"], 3), fmt(e["se"], 2), fmt(e["z"], 3))
+                make_row(
+                    e["source"],
+                    e["target"],
+                    fmt(e["T"], 3),
+                    f"[{fmt(e['lo'], 3)}, {fmt(e['hi'], 3)}]",
+                    fmt(e["se"], 2),
+                    fmt(e["ratio"], 3),
+                )
                 for e in entries[:20]
             )
             more = f" (the 20 largest of {len(entries)})" if len(entries) > 20 else ""
             out.append(
                 Table(
-                    ("source", "target", "T", "s.e.", "T / s.e."),
+                    (
+                        "source",
+                        "target",
+                        "T",
+                        f"{100 * lev.confidence:g} % interval",
+                        "s.e.",
+                        "T / s.e.",
+                    ),
                     rows,
                     caption=f"Significant entries{more}, largest |T| / s.e. first.",
                 )
@@ -318,12 +332,7 @@ def _level_blocks(report: Report, lev: LevelReport, figures: Mapping[str, Figure
                 )
             )
         if lev.unclipped_sum is not None and lev.n <= MAX_TABLE_UNITS:
-            with np.errstate(invalid="ignore"):
-                marks = (
-                    np.abs(lev.unclipped_sum) > lev.z * lev.unclipped_sum_se
-                    if lev.unclipped_sum_se is not None
-                    else None
-                )
+            marks = lev.unclipped_sum_significant
             table = _matrix_table(
                 lev, lev.unclipped_sum, se=lev.unclipped_sum_se, marks=marks, upper=True
             )

@@ -74,9 +74,12 @@ class LevelReport:
     transfer: Any | None = None
     se: np.ndarray | None = None
     significant: np.ndarray | None = None
-    z: float = 1.96
+    half_width: np.ndarray | None = None  # of each entry's t interval (NaN: no interval)
+    confidence: float = 0.95
+    interval: str = "t"  # "t" (df = seeds - 1) or "z" (files written before t intervals)
     unclipped_sum: np.ndarray | None = None
     unclipped_sum_se: np.ndarray | None = None
+    unclipped_sum_significant: np.ndarray | None = None
     completed: np.ndarray | None = None
     check: dict[str, Any] | None = None
     check_source: str = "check.json"
@@ -126,8 +129,16 @@ class LevelReport:
             return 0
         return int(np.triu(self.completed, 1).sum())
 
+    @property
+    def interval_text(self) -> str:
+        """How the significance flags were decided, for captions."""
+        pct = f"{100 * self.confidence:g} %"
+        if self.interval == "z":
+            return f"its {pct} normal interval (T ± 1.96 s.e.) excludes zero"
+        return f"its {pct} t interval (T ± t(seeds - 1) s.e.) excludes zero"
+
     def significant_entries(self) -> list[dict[str, Any]]:
-        """Significant transfer entries, largest ``|T| / se`` first."""
+        """Significant transfer entries with their interval, largest ``|T| / se`` first."""
         if self.transfer is None or self.significant is None or self.se is None:
             return []
         out = []
@@ -136,16 +147,19 @@ class LevelReport:
             if i == j:
                 continue
             se = float(self.se[i, j])
+            half = float(self.half_width[i, j]) if self.half_width is not None else math.nan
             out.append(
                 {
                     "source": self.labels[i],
                     "target": self.labels[j],
                     "T": float(t[i, j]),
                     "se": se,
-                    "z": float(t[i, j]) / se if se > 0 else math.inf,
+                    "ratio": float(t[i, j]) / se if se > 0 else math.inf,
+                    "lo": float(t[i, j]) - half,
+                    "hi": float(t[i, j]) + half,
                 }
             )
-        out.sort(key=lambda e: -abs(e["z"]))
+        out.sort(key=lambda e: -abs(e["ratio"]))
         return out
 
 

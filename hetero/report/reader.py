@@ -22,6 +22,7 @@ import numpy as np
 
 from hetero._io import read_json
 from hetero.errors import HeteroError
+from hetero.measure.estimators import t_half_width
 from hetero.report.model import LEVELS, LevelReport, Report
 from hetero.report.training import read_train_dir
 
@@ -89,14 +90,29 @@ def _read_level(
             with np.errstate(invalid="ignore", divide="ignore"):
                 cnt = np.asarray(transfer.count, dtype=float)
                 rep.se = np.where(cnt >= 2, transfer.std / np.sqrt(cnt), np.nan)
-        z = tprov.get("z", 1.96)
-        rep.z = float(z) if isinstance(z, (int, float)) else 1.96
+        conf = tprov.get("confidence", 0.95)
+        rep.confidence = float(conf) if isinstance(conf, (int, float)) else 0.95
+        df = _array(tprov.get("df"), n, dtype=float, source=tpath, name="df")
+        rep.half_width = _array(
+            tprov.get("half_width"), n, dtype=float, source=tpath, name="half_width"
+        )
+        z = tprov.get("z")
+        if rep.half_width is None and rep.se is not None:
+            if isinstance(z, (int, float)):  # written before t intervals: a normal quantile
+                rep.interval = "z"
+                rep.half_width = float(z) * rep.se
+            else:
+                if df is None and transfer.count is not None:
+                    cnt = np.asarray(transfer.count, dtype=float)
+                    df = np.where(cnt >= 2, cnt - 1, np.nan)
+                if df is not None:
+                    rep.half_width = t_half_width(rep.se, df, rep.confidence)
         rep.significant = _array(
             tprov.get("significant"), n, dtype=bool, source=tpath, name="significant"
         )
-        if rep.significant is None and rep.se is not None:
+        if rep.significant is None and rep.half_width is not None:
             with np.errstate(invalid="ignore"):
-                rep.significant = np.abs(transfer.values) > rep.z * rep.se
+                rep.significant = np.abs(transfer.values) > rep.half_width
         rep.unclipped_sum = _array(
             tprov.get("unclipped_sum"), n, dtype=float, source=tpath, name="unclipped_sum"
         )
@@ -107,6 +123,24 @@ def _read_level(
             rep.unclipped_sum = transfer.values + transfer.values.T
             if rep.se is not None:
                 rep.unclipped_sum_se = np.sqrt(rep.se**2 + rep.se.T**2)
+        # as measure flagged it (the distance file), else from the same kind of interval
+        rep.unclipped_sum_significant = _array(
+            (distance.provenance or {}).get("significant_sum"),
+            n,
+            dtype=bool,
+            source=dpath,
+            name="significant_sum",
+        )
+        if rep.unclipped_sum_significant is None and rep.unclipped_sum_se is not None:
+            if rep.interval == "z" and isinstance(z, (int, float)):
+                half = float(z) * rep.unclipped_sum_se
+            elif df is not None:
+                half = t_half_width(rep.unclipped_sum_se, np.fmin(df, df.T), rep.confidence)
+            else:
+                half = None
+            if half is not None:
+                with np.errstate(invalid="ignore"):
+                    rep.unclipped_sum_significant = np.abs(rep.unclipped_sum) > half
 
     # metric checks, as measured: check.json holds the modality report at top level and the
     # interaction report under "interaction"; a level without one shows none
