@@ -35,15 +35,34 @@ def check(
     n_worst: Annotated[
         int, typer.Option("--worst", metavar="N", help="How many violating triples to list.")
     ] = 10,
+    n_perm: Annotated[
+        int,
+        typer.Option(
+            "--null",
+            metavar="N",
+            min=0,
+            help="Shuffles of the permutation and main-effects nulls (0: no null models).",
+        ),
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", metavar="SEED", help="Seed of the nulls.")] = 0,
 ) -> None:
-    """Check symmetry, non-negativity and the (relaxed) triangle inequality."""
+    """Check symmetry, non-negativity and the (relaxed) triangle inequality, each statistic
+    next to its null models (a complete matrix)."""
     from hetero.metric import check_metric
+    from hetero.nulls import null_models
 
-    report = check_metric(_read_matrix(matrix), c=c, n_worst=n_worst)
+    m = _read_matrix(matrix)
+    report = check_metric(m, c=c, n_worst=n_worst)
+    null = null_models(m, c=c, n_perm=n_perm, seed=seed) if n_perm > 0 else None
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), allow_nan=False))
+        out = report.to_dict()
+        if null is not None:
+            out["null"] = null.to_dict()
+        typer.echo(json.dumps(out, allow_nan=False))
     else:
         typer.echo(report.summary())
+        if null is not None:
+            typer.echo(null.summary())
 
 
 def complete(

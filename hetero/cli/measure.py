@@ -100,21 +100,23 @@ def _summary_table(result: Any) -> None:
 
     table = Table(
         title=f"hetero measure: {s['suite']}",
-        caption="pairs: measured/all ordered pairs; compl: completed entries; signif: "
-        "95 % t interval of T excludes 0 (df = seeds - 1); conv: runs stopped by patience; seeds: transfer/baseline; rho_d, "
-        "ARI: split-half test-retest of d and of the plan; stab: plan stability over seeds",
+        caption="pairs: measured/all ordered pairs; compl: completed entries; signif: 95 % t "
+        "interval of T excludes 0 (df = seeds - 1); conv: runs stopped by patience; seeds: "
+        "transfer/baseline; rho_d, rho_c, ARI: split-half test-retest of d, of the double-"
+        "centred d (main effects removed) and of the plan; stab: plan stability over seeds",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
     # level, units, measured/all ordered pairs, completed entries, significant entries,
     # converged runs, transfer/baseline seeds, split-half Spearman of d, plan ARI between
     # the halves, plan stability over seed bootstraps
-    for col in ("level", "M", "pairs", "compl", "signif", "conv", "seeds", "rho_d", "ARI",
-                "stab"):  # fmt: skip
+    for col in ("level", "M", "pairs", "compl", "signif", "conv", "seeds", "rho_d", "rho_c",
+                "ARI", "stab"):  # fmt: skip
         table.add_column(col, no_wrap=True)
     for level, info in s["levels"].items():
         rt = info.get("retest") or {}
         rho = rt.get("spearman_d")
+        rho_c = rt.get("spearman_d_centred")
         ari = rt.get("plan_ari")
         stab = info.get("stability") or {}
         conv = info.get("converged_fraction")
@@ -127,6 +129,7 @@ def _summary_table(result: Any) -> None:
             "-" if conv is None else f"{100 * conv:.0f}%",
             f"{len(info['transfer_seeds'])}/{len(info['baseline_seeds'])}",
             "-" if rho is None or rho != rho else f"{rho:.2f}",
+            "-" if rho_c is None or rho_c != rho_c else f"{rho_c:.2f}",
             "-" if ari is None else f"{ari:.2f}",
             "-" if not stab else f"{stab['mean_stability']:.2f}",
         )

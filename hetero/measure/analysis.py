@@ -24,6 +24,7 @@ from hetero.measure.estimators import (
     t_half_width,
 )
 from hetero.measure.planner import LevelRuns
+from hetero.nulls import null_models
 
 __all__ = [
     "LEVEL",
@@ -59,6 +60,9 @@ class LevelResult:
         Distance entries filled by completion.
     check : MetricReport
     runs : LevelRuns
+    null : NullReport or None
+        Triangle and low-rank statistics next to their permutation and main-effects nulls
+        (complete matrices only).
     """
 
     level: str
@@ -70,6 +74,7 @@ class LevelResult:
     runs: LevelRuns
     retest: dict[str, Any] | None = None
     stability: dict[str, Any] | None = None
+    null: Any = None
 
     @property
     def labels(self) -> list[str]:
@@ -220,7 +225,8 @@ def analyse_level(
     d.provenance["n_completed"] = int(np.triu(completed, 1).sum())
     d.provenance["significant_sum"] = np.abs(total) > total_half
     check = check_metric(d) if d.observed.any() else None
-    return LevelResult(runs.level, transfer, d, e, completed, check, runs)
+    null = null_models(d, seed=analysis.seed) if d.observed.all() else None
+    return LevelResult(runs.level, transfer, d, e, completed, check, runs, null=null)
 
 
 def uncertain_pairs(

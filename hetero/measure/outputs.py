@@ -87,6 +87,7 @@ def summarize(
             "transfer_seeds": ts,
             "baseline_seeds": bs,
             "significant_entries": int(res.estimate.significant(LEVEL).sum()),
+            "main_effect_share": None if res.null is None else res.null.main_effect_share,
             "confidence": LEVEL,
             "converged_fraction": res.transfer.provenance.get("converged_fraction"),
             "retest": res.retest,
@@ -126,17 +127,25 @@ def write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
     for level, res in levels.items():
         res.transfer.write(out / f"{level}_transfer.json")
         res.distance.write(out / f"{level}.json")
-    check: dict[str, Any] = {}
-    if result.modality.check is not None:
-        check = dict(result.modality.check.to_dict())
-    if result.interaction is not None and result.interaction.check is not None:
-        check["interaction"] = result.interaction.check.to_dict()
+    check: dict[str, Any] = _level_check(result.modality)
+    if result.interaction is not None:
+        inter = _level_check(result.interaction)
+        if inter:
+            check["interaction"] = inter
     write_json(out / "check.json", check)
     if result.plan is not None:
         result.plan.write(out / "plan.json")
     write_json(out / "measure.json", {**result.summary, "provenance": provenance()})
     if figures:
         write_figures(result, out / "figures")
+
+
+def _level_check(res: LevelResult) -> dict[str, Any]:
+    """The check.json entry of a level: the metric report, with its null models."""
+    out: dict[str, Any] = {} if res.check is None else dict(res.check.to_dict())
+    if res.null is not None:
+        out["null"] = res.null.to_dict()
+    return out
 
 
 def write_figures(result: MeasureResult, fig_dir: Path) -> None:

@@ -186,6 +186,7 @@ def _check_blocks(lev: LevelReport) -> list[Any]:
         make_row("smallest c for all triples", min_c),
     )
     out.append(Table(("check", "value"), rows, caption="From check.json."))
+    out += _null_blocks(c.get("null"))
     worst = c.get("worst") or []
     if worst:
         wrows = tuple(
@@ -206,6 +207,50 @@ def _check_blocks(lev: LevelReport) -> list[Any]:
             )
         )
     return out
+
+
+def _null_blocks(null: Any) -> list[Any]:
+    """The statistics next to their null models (check.json's ``null``), with a verdict."""
+    if not isinstance(null, Mapping) or not isinstance(null.get("stats"), Mapping):
+        return []
+    rows = []
+    beyond = []
+    for name, s in null["stats"].items():
+        if not isinstance(s, Mapping):
+            continue
+        p, pm = s.get("p"), s.get("main_effects_p")
+        rows.append(
+            make_row(
+                name.replace("_", " "),
+                pct(s.get("observed")),
+                f"{pct(s.get('null_mean'))} [{pct(s.get('null_low'))}, {pct(s.get('null_high'))}]",
+                fmt(p, 3),
+                pct(s.get("additive")),
+                fmt(pm, 3),
+            )
+        )
+        if isinstance(p, (int, float)) and isinstance(pm, (int, float)) and max(p, pm) < 0.05:
+            beyond.append(name.replace("_", " "))
+    share = null.get("main_effect_share")
+    verdict = (
+        "Above both nulls (p < 0.05): " + ", ".join(beyond) + "."
+        if beyond
+        else "No statistic is above both nulls at p < 0.05: the matrix shows no metric or "
+        "low-rank structure beyond chance and per-unit main effects."
+    )
+    return [
+        Para(
+            f"Main effects (d_ij ≈ a_i + a_j) explain {pct(share)} of the variance of the "
+            f"distances. {verdict}"
+        ),
+        Table(
+            ("statistic", "observed", "shuffled null [95 %]", "p", "a_i + a_j", "p (main effects)"),
+            tuple(rows),
+            caption=f"Null models from check.json: {null.get('n_perm')} symmetric shuffles of "
+            "the off-diagonal entries, and a_i + a_j plus shuffled residuals; one-sided "
+            "p-values (the null at least as large as observed).",
+        ),
+    ]
 
 
 def _spectrum_blocks(lev: LevelReport, figures: Mapping[str, Figure]) -> list[Any]:
@@ -363,6 +408,13 @@ def _level_blocks(report: Report, lev: LevelReport, figures: Mapping[str, Figure
             make_row("Spearman of d between halves", fix(rt.get("spearman_d"))),
             make_row("projected to all seeds (T)", fix(rt.get("spearman_T_full"))),
             make_row("projected to all seeds (d)", fix(rt.get("spearman_d_full"))),
+            make_row(
+                "Spearman of double-centred d between halves", fix(rt.get("spearman_d_centred"))
+            ),
+            make_row(
+                "projected to all seeds (double-centred d; the verdict)",
+                fix(rt.get("spearman_d_centred_full")),
+            ),
             make_row("plan ARI between halves", fix(rt.get("plan_ari"))),
         )
         statement = lev.summary.get("reliability") or rt.get("statement") or ""
