@@ -105,13 +105,31 @@ def test_figures_are_replaced_as_a_set(measured, tmp_path, monkeypatch):
     assert not list(measured.glob(".figures.*"))  # no hidden leftovers
 
 
-def test_every_run_failing_is_an_error_not_empty_matrices(tmp_path):
+def test_every_run_failing_is_an_error_not_empty_matrices(tmp_path, monkeypatch):
+    from hetero.learners.reference import ReferenceLearner
+
+    def fit(self, task, unit, **kw):
+        raise RuntimeError("planted failure")
+
+    monkeypatch.setattr(ReferenceLearner, "fit", fit)
     res = _run("measure", "mini", "-o", tmp_path / "o", "--learner", "reference",
-               "-L", "lr=abc", "--executor", "serial", "--seeds", "1", "-q", "--no-figures",
-               "--no-interactions")  # fmt: skip
+               "--executor", "serial", "--seeds", "1", "-q", "--no-figures",
+               "--no-interactions", "--retries", "0")  # fmt: skip
     assert res.exit_code == 2, res.output
-    assert "nothing was measured" in res.output and res.output.count("\n") == 1
+    assert "nothing was measured" in res.output and "planted failure" in res.output
+    assert res.output.count("\n") == 1
     assert not (tmp_path / "o" / "modality.json").exists()
+
+
+def test_learner_options_are_type_checked_before_any_run(tmp_path):
+    res = _run("measure", "mini", "-o", tmp_path / "o", "--learner", "reference",
+               "-L", "lr=abc", "-q")  # fmt: skip
+    assert res.exit_code == 2
+    assert "option lr='abc': expected float" in res.output
+    assert not (tmp_path / "o").exists()  # refused before the folder was made
+    res = _run("measure", "mini", "-o", tmp_path / "o", "--learner", "reference",
+               "-L", "max_epochs=2.5", "-q")  # fmt: skip
+    assert res.exit_code == 2 and "expected int" in res.output
 
 
 def test_some_runs_failing_exit_1_after_writing_what_was_measured(tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ from hetero.registry import Registry
 __all__ = [
     "ENTRY_POINT_GROUP",
     "LEARNERS",
+    "check_config_types",
     "default_learner_name",
     "get_learner",
     "list_learners",
@@ -80,6 +81,7 @@ def get_learner(name: str, **config: Any) -> Learner:
         that cannot be loaded, or a config the learner rejects.
     """
     factory = LEARNERS.get(name)
+    check_config_types(name, factory, config)
     try:
         learner = factory(**config)
     except TypeError as exc:
@@ -89,6 +91,41 @@ def get_learner(name: str, **config: Any) -> Learner:
             f"learner {name!r} factory returned {type(learner).__name__}, not a Learner"
         )
     return learner
+
+
+def check_config_types(name: str, factory: Callable[..., Any], config: dict[str, Any]) -> None:
+    """Refuse a config value whose type cannot be what the learner's parameter takes.
+
+    The parameter's default tells the type (a ``-L lr=abc`` on the command line arrives as
+    the string ``"abc"``): numbers must be numbers (an int is a fine float), booleans
+    booleans, strings strings; parameters without a default or defaulting to None are not
+    checked. Raised before anything trains, rather than failing every run.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no introspectable signature
+        return
+    for key, value in config.items():
+        p = params.get(key)
+        if p is None or p.default is inspect.Parameter.empty or p.default is None:
+            continue
+        want = type(p.default)
+        if want is bool:
+            ok = isinstance(value, bool)
+        elif want in (int, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and (want is float or float(value).is_integer())
+        elif want is str:
+            ok = isinstance(value, str)
+        else:
+            continue
+        if not ok:
+            raise LearnerError(
+                f"learner {name!r}: option {key}={value!r}: expected {want.__name__} "
+                f"(like the default {p.default!r})"
+            )
 
 
 def list_learners() -> list[str]:
