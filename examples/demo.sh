@@ -7,7 +7,9 @@
 #
 # Stages (each is timed; the times are printed at the end and saved in OUT/timings.txt):
 #   1. hetero measure mini   -> OUT/measure   (HighMMT probe learner, interactions included,
-#                                              split-half re-test, default group counts)
+#                                              split-half re-test, controls (a relabelled
+#                                              twin and a label-shuffled copy of every
+#                                              task), default group counts)
 #   2. hetero train mini --plan OUT/measure/plan.json            -> OUT/train-grouped
 #      hetero train mini --plan OUT/share_all_plan.json          -> OUT/train-share-all
 #      (the same schedule: pre-training, then fine-tuning with every unit in one group;
@@ -71,7 +73,7 @@ fi
 SUITE_FILE=$("$PYTHON" -c "from hetero.datasets import suite_path; print(suite_path('$SUITE'))")
 
 measure_args=("$SUITE_FILE" -o "$OUT/measure" --learner "$LEARNER" --interactions --retest
-    --executor process --workers "$WORKERS")
+    --controls --executor process --workers "$WORKERS")
 if [[ -n "$SEEDS" ]]; then measure_args+=(--seeds "$SEEDS"); fi
 if [[ -n "$BASELINE_SEEDS" ]]; then measure_args+=(--baseline-seeds "$BASELINE_SEEDS"); fi
 if [[ -n "$FRACTION" ]]; then measure_args+=(--fraction "$FRACTION"); fi

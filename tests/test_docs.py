@@ -462,7 +462,8 @@ def test_user_guide_lists_every_output_file(tmp_path):
 
     suite, _ = planted_suite(n_groups=1, per_group=2, n_noise=1, n_samples=200, seed=0)
     out = tmp_path / "out"
-    measure(suite, out, learner="reference", learner_config={"max_epochs": 10}, retest=True)
+    measure(suite, out, learner="reference", learner_config={"max_epochs": 10}, retest=True,
+            controls=True)  # fmt: skip
     produced = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     documented = _documented_outputs()
     assert "runs.sqlite" in documented and "figures/modality_heatmap.png" in documented

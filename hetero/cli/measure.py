@@ -98,6 +98,9 @@ def _summary_table(result: Any) -> None:
     s = result.summary
     from rich import box
 
+    for level, ctl in (s.get("controls") or {}).items():  # the verdict comes first
+        console.print(f"{level}: {ctl['statement']}", style="bold" if ctl["passed"] else "bold red")
+
     table = Table(
         title=f"hetero measure: {s['suite']}",
         caption="pairs: measured/all ordered pairs; compl: completed entries; signif: 95 % t "
@@ -295,6 +298,22 @@ def measure_cmd(
             metavar="DIR",
         ),
     ] = None,
+    controls: Annotated[
+        bool,
+        typer.Option(
+            "--controls",
+            help="Add a relabelled twin (must be nearest) and a label-shuffled copy (must be "
+            "far) of every task, measured against their own units only; report the verdict.",
+        ),
+    ] = False,
+    controls_for: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--controls-for",
+            metavar="TASK",
+            help="Controls for this task only (repeatable; implies --controls).",
+        ),
+    ] = None,
     trust_pickle: Annotated[
         bool,
         typer.Option(
@@ -324,6 +343,7 @@ def measure_cmd(
         scheduler=scheduler, max_epochs=max_epochs, retries=retries, keep_head=keep_head,
         unimodal_groups=unimodal_groups, crossmodal_groups=crossmodal_groups, retest=retest,
         max_runs=max_runs, max_time=max_time, design_seed=design_seed, figures=figures,
+        controls=tuple(controls_for) if controls_for else controls,
     )  # fmt: skip
     suite_obj = get_suite(suite, data_dir=data_dir, trust_pickle=trust_pickle)
     if not quiet:

@@ -75,6 +75,7 @@ class LevelResult:
     retest: dict[str, Any] | None = None
     stability: dict[str, Any] | None = None
     null: Any = None
+    controls: dict[str, Any] | None = None
 
     @property
     def labels(self) -> list[str]:

@@ -52,7 +52,10 @@ class MeasureConfig:
     stability_boot : int
         Bootstrap samples of the plan-stability estimate (0: none).
     design_seed : int
-        Seed of the sampled design, the completion and the bootstraps.
+        Seed of the sampled design, the completion, the bootstraps and the controls.
+    controls : bool or sequence of str
+        Add a relabelled twin and a label-shuffled copy of every task (True) or of the named
+        tasks, measured against their own units only (:mod:`hetero.measure.controls`).
     figures : bool
         Write figures with the outputs.
     """
@@ -82,6 +85,7 @@ class MeasureConfig:
     completion: str = "symmetric"
     figures: bool = True
     stability_boot: int = 50
+    controls: bool | tuple[str, ...] = False
 
     def __post_init__(self) -> None:
         from hetero.measure.estimators import DEFAULT_ESTIMATOR
@@ -118,6 +122,8 @@ class MeasureConfig:
             raise HeteroError(f"fraction: expected a number in (0, 1], got {self.fraction}")
         if self.max_epochs is not None and self.max_epochs < 1:
             raise HeteroError(f"max_epochs: expected at least 1, got {self.max_epochs}")
+        if not isinstance(self.controls, bool):
+            object.__setattr__(self, "controls", tuple(self.controls))
         if self.stability_boot < 0:
             raise HeteroError(f"stability_boot: expected >= 0, got {self.stability_boot}")
 

@@ -29,11 +29,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hetero._io import check_output_dir
 from hetero.errors import HeteroError, LearnerError
 from hetero.measure import analysis as A
 from hetero.measure.config import MeasureConfig
-from hetero.measure.estimators import get_estimator
+from hetero.measure.controls import (
+    control_labels,
+    control_mask,
+    control_rows,
+    controls_summary,
+    with_controls,
+)
+from hetero.measure.estimators import estimate_transfer, get_estimator
 from hetero.measure.executors import ExecutorHandle, RunEvent, RunStats, make_executor, run_specs
 from hetero.measure.outputs import MeasureResult, check_something_measured, summarize, write_outputs
 from hetero.measure.planner import LevelRuns, RunPlanner, design_mask
@@ -110,7 +119,15 @@ class _Measurement:
         self.on_event, self.on_start = on_event, on_start
         self.est = get_estimator(cfg.estimator)
         self.name, self.config, self.learner = cfg.build_learner()
+        self.control_tasks: list[str] = []
+        self.all_tasks = suite  # the suite plus its control tasks (runs find their data here)
+        if cfg.controls:
+            named = None if isinstance(cfg.controls, bool) else list(cfg.controls)
+            self.all_tasks, self.control_tasks = with_controls(suite, named, cfg.design_seed)
         self.levels = self._plan_levels()
+        self.control_levels = {
+            level: self._plan_controls(level, runs.labels) for level, runs in self.levels.items()
+        } if self.control_tasks else {}  # fmt: skip
         self.analyses = {
             level: A.LevelAnalysis(
                 r.labels, level, cfg.completion if cfg.sampled else None, cfg.design_seed
@@ -153,7 +170,9 @@ class _Measurement:
                 "measurement needs at least 2 (tasks with two or more modalities)",
                 source=suite.source,
             )
-        self.planner = RunPlanner(suite, self.name, self.config, self.est, keep_head=cfg.keep_head)
+        self.planner = RunPlanner(
+            self.all_tasks, self.name, self.config, self.est, keep_head=cfg.keep_head
+        )
         levels: dict[str, LevelRuns] = {}
         for level, labels in (("modality", units), ("interaction", inter_units)):
             if not labels or (level == "interaction" and not interactions):
@@ -170,10 +189,21 @@ class _Measurement:
             )
         return levels
 
+    def _plan_controls(self, level: str, labels: list[str]) -> LevelRuns:
+        """Each unit of a controlled task with its twin and shuffled copy (both directions)."""
+        all_labels = control_labels(labels, self.control_tasks)
+        return self.planner.plan_level(
+            level,
+            all_labels,
+            seeds=list(range(self.cfg.n_seeds)),
+            baseline_seeds=list(range(self.cfg.n_baseline_seeds)),
+            mask=control_mask(all_labels),
+        )
+
     # ------------------------------------------------------------------ running
     def _task_for(self, label: str) -> Any:
         if label not in self._tasks:
-            self._tasks[label] = _unit_task(self.suite, label)
+            self._tasks[label] = _unit_task(self.all_tasks, label)
         return self._tasks[label]
 
     def _train(self, specs: list[Any], store: RunStore, handle: ExecutorHandle) -> None:
@@ -198,13 +228,32 @@ class _Measurement:
     def run(
         self, store: RunStore, handle: ExecutorHandle, t_start: float
     ) -> tuple[dict[str, A.LevelResult], Any]:
-        """Train every planned run, analyse, add seeds (``seeds="auto"``), add reliability."""
-        self._train([s for r in self.levels.values() for s in r.specs()], store, handle)
+        """Train every planned run, analyse, add seeds (``seeds="auto"``), add reliability
+        and the controls' verdict."""
+        levels = [*self.levels.values(), *self.control_levels.values()]
+        self._train([s for r in levels for s in r.specs()], store, handle)
         results, plan = self._analyse(store)
         if self.cfg.auto_seeds:
             results, plan = self._add_seeds(store, handle, results, plan, t_start)
         self._add_reliability(store, results)
+        self._add_controls(store, results)
         return results, plan
+
+    def _add_controls(self, store: RunStore, results: dict[str, A.LevelResult]) -> None:
+        """Rank each unit's twin and shuffled copy among the real units by distance."""
+        if not self.control_levels:
+            return
+        records = {r.key: r for r in store.records()}
+        for level, runs in self.control_levels.items():
+            res = results[level]
+            tscores, bscores = A.run_scores(runs, records, self.est)
+            e = estimate_transfer(runs.labels, tscores, bscores)
+            pairs = {}
+            for i, j in zip(*np.nonzero(runs.mask), strict=True):
+                if i < len(res.labels):  # a real unit with one of its controls
+                    pairs[(runs.labels[i], runs.labels[j])] = (e.values[i, j], e.values[j, i])
+            rows = control_rows(res.labels, res.distance.values, pairs)
+            res.controls = {"rows": rows, "summary": controls_summary(rows)}
 
     def _add_seeds(self, store, handle, results, plan, t_start):
         """Add a seed at a time to undecided entries until the budget or nothing is left."""

@@ -110,6 +110,10 @@ def summarize(
         "runs": stats.to_dict(),
         "failures": [{"unit": u, "error": e} for u, e in stats.failures],
         "levels": levels,
+        "controls": {
+            level: res.controls["summary"] for level, res in results.items() if res.controls
+        }
+        or None,
         "reliability": reliability_statement(mod.retest),
         "plan": None
         if plan is None
@@ -133,6 +137,11 @@ def write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
         if inter:
             check["interaction"] = inter
     write_json(out / "check.json", check)
+    controls = {level: res.controls for level, res in levels.items() if res.controls}
+    if controls:
+        write_json(out / "controls.json", controls)
+    else:
+        (out / "controls.json").unlink(missing_ok=True)  # not from an earlier measure
     if result.plan is not None:
         result.plan.write(out / "plan.json")
     write_json(out / "measure.json", {**result.summary, "provenance": provenance()})

@@ -39,6 +39,48 @@ def _level_title(level: str) -> str:
     )
 
 
+def _controls_blocks(report: Report) -> list[Any]:
+    """Controls passed / failed per level, and per unit where each control ranks."""
+    if not report.controls:
+        return []
+    out: list[Any] = []
+    for level, ctl in report.controls.items():
+        s = ctl["summary"]
+        out.append(Callout(f"{level}: {s.get('statement', '')}", bool(s.get("passed"))))
+        rows = tuple(
+            make_row(
+                r.get("unit"),
+                fmt(r.get("twin_rank")),
+                fmt(r.get("twin_d"), 3),
+                fmt(r.get("nearest_stranger"), 3),
+                fmt(r.get("null_rank")),
+                fmt(r.get("null_d"), 3),
+                "yes" if r.get("twin_passed") and r.get("null_passed") else "NO",
+            )
+            for r in ctl.get("rows") or []
+            if isinstance(r, Mapping)
+        )
+        if rows:
+            out.append(
+                Table(
+                    (
+                        "unit",
+                        "twin rank",
+                        "d(twin)",
+                        "nearest stranger",
+                        "shuffled rank",
+                        "d(shuffled)",
+                        "passed",
+                    ),
+                    rows,
+                    caption=f"{level} controls (controls.json): rank 1 = nearer than every "
+                    "other unit. The relabelled twin must be nearest (ties allowed) and nearer "
+                    "than the label-shuffled copy.",
+                )
+            )
+    return out
+
+
 def _summary_blocks(report: Report) -> list[Any]:
     m = report.measure
     out: list[Any] = [Heading(2, "Summary")]
@@ -506,6 +548,7 @@ def layout(report: Report, figures: Mapping[str, Figure]) -> list[Block]:
     blocks.append(
         Para(f"Measurement directory {report.directory}; report created {report.created}.")
     )
+    blocks += _controls_blocks(report)  # first: a measurement that fails them shows nothing
     blocks.append(Callout(report.verdict, report.actionable))
     if report.notes:
         blocks.append(Bullets(tuple(report.notes)))

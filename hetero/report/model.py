@@ -229,6 +229,9 @@ class Report:
         Whether the verdict says the matrix (and the plan) can be acted on.
     notes : list of str
         Other plain statements (missing inputs, failed runs, no plan, ...).
+    controls : dict or None
+        ``controls.json`` (per level: per-unit rows and a summary) when the measurement ran
+        with controls.
     created : str
         UTC time the report was built.
     """
@@ -244,6 +247,7 @@ class Report:
     verdict: str = ""
     actionable: bool = False
     notes: list[str] = field(default_factory=list)
+    controls: dict[str, Any] | None = None
     created: str = ""
 
     def level(self, name: str) -> LevelReport | None:

@@ -320,6 +320,17 @@ def build_report(
             levels.append(rep)
     plan = _read_plan(directory, levels)
     runs = _runs_summary(directory)
+    controls = None
+    if (directory / "controls.json").exists():
+        controls = read_json(directory / "controls.json")
+        if not isinstance(controls, dict) or not all(
+            isinstance(v, Mapping) and isinstance(v.get("summary"), Mapping)
+            for v in controls.values()
+        ):
+            raise HeteroError(
+                "expected {level: {rows, summary}} (hetero measure --controls)",
+                source=directory / "controls.json",
+            )
     train = [read_train_dir(p) for p in train_dirs]
     reliable, actionable, verdict = _verdict(levels, measure)
     notes = []
@@ -359,5 +370,6 @@ def build_report(
         verdict=verdict,
         actionable=actionable,
         notes=notes,
+        controls=controls,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
