@@ -198,6 +198,18 @@ def _groups(labels: tuple[str, ...], assignment: np.ndarray) -> list[list[str]]:
     return groups
 
 
+def _centred(m: HeterogeneityMatrix) -> HeterogeneityMatrix:
+    """``d_ij - e_i - e_j`` shifted so its smallest off-diagonal entry is 0 (linkage merge
+    orders do not change under a constant shift)."""
+    from hetero.nulls import main_effects
+
+    values, _, _ = square_values(m, name="distance matrix", allow_nan=False)
+    r = main_effects(0.5 * (values + values.T)).residual
+    off = ~np.eye(len(r), dtype=bool)
+    r = np.where(off, r - (r[off].min() if off.any() else 0.0), 0.0)
+    return m.copy(values=r, std=None)
+
+
 def make_plan(
     modality: HeterogeneityMatrix,
     interaction: HeterogeneityMatrix | None = None,
@@ -206,6 +218,7 @@ def make_plan(
     crossmodal_groups: int | None = None,
     total_groups: int | None = None,
     method: str = "average",
+    remove_main_effects: bool = False,
 ) -> GroupingPlan:
     """Cluster the heterogeneity matrices into a :class:`GroupingPlan`.
 
@@ -222,6 +235,11 @@ def make_plan(
     total_groups : int, optional
         A total budget split by :func:`split_budget` (instead of the two counts).
     method : {"average", "complete", "single"}
+    remove_main_effects : bool
+        Cluster the double-centred distances ``d_ij - e_i - e_j`` (the main effects fitted
+        by :func:`hetero.nulls.main_effects`, shifted to be non-negative) instead of ``d``:
+        groups by how units relate, not by which units are far from everything (which
+        otherwise splits off outliers as singletons).
     """
     from hetero._provenance import provenance
 
@@ -245,6 +263,9 @@ def make_plan(
         unimodal_groups, crossmodal_groups = split_budget(total_groups, modality.n, n_inter)
     if interaction is None and crossmodal_groups:
         raise PlanError("crossmodal groups requested but no interaction matrix given")
+    if remove_main_effects:
+        modality = _centred(modality)
+        interaction = None if interaction is None else _centred(interaction)
     try:
         u_assign, u_link = cluster(modality, n_groups=unimodal_groups, method=method)
     except PlanError as exc:
@@ -264,6 +285,7 @@ def make_plan(
         unimodal_groups_requested=unimodal_groups,
         crossmodal_groups_requested=crossmodal_groups,
         total_groups=total_groups,
+        representation="main-effects removed" if remove_main_effects else "distances",
         modality_source=modality.source,
         interaction_source=None if interaction is None else interaction.source,
     )

@@ -84,3 +84,28 @@ def test_check_command_prints_and_writes_the_nulls(tmp_path):
     assert out["null"]["stats"]["triangle_exact"]["p"] < 0.01
     res = CliRunner().invoke(app, ["check", str(path), "--null", "0"])
     assert "null models" not in res.output
+
+
+def test_grouping_on_main_effect_removed_distances_recovers_relations():
+    """An outlier unit far from everything splits off in raw clustering; with the main
+    effects removed the planted blocks come back."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from hetero.grouping import make_plan
+    from hetero.matrix import HeterogeneityMatrix
+
+    blocks = np.repeat([0, 1, 2], 4)
+    e = np.zeros(12)
+    e[0] = 3.0  # one unit far from every other
+    d = (blocks[:, None] != blocks[None]).astype(float) + e[:, None] + e[None]
+    np.fill_diagonal(d, 0)
+    m = HeterogeneityMatrix([f"t/m{i}" for i in range(12)], d)
+    raw = make_plan(m, unimodal_groups=3)
+    centred = make_plan(m, unimodal_groups=3, remove_main_effects=True)
+
+    def labels(plan):
+        return [plan.group_of(f"t/m{i}") for i in range(12)]
+
+    assert adjusted_rand_score(blocks, labels(centred)) == 1.0
+    assert adjusted_rand_score(blocks, labels(raw)) < 1.0
+    assert centred.provenance["config"]["representation"] == "main-effects removed"

@@ -138,6 +138,14 @@ def plan(
         str,
         typer.Option("--method", metavar="LINKAGE", help="average (default), complete or single."),
     ] = "average",
+    remove_main_effects: Annotated[
+        bool,
+        typer.Option(
+            "--remove-main-effects",
+            help="Cluster d_ij - e_i - e_j (per-unit main effects removed), so that groups "
+            "follow relations between units rather than which units are far from all.",
+        ),
+    ] = False,
 ) -> None:
     """Cluster heterogeneity matrices into a parameter-sharing plan."""
     from hetero.grouping import make_plan
@@ -152,6 +160,7 @@ def plan(
         crossmodal_groups=crossmodal_groups,
         total_groups=total_groups,
         method=method,
+        remove_main_effects=remove_main_effects,
     )
     result.write(output)
     typer.echo(
