@@ -175,6 +175,13 @@ class HighMMT(GroupedModel):
                 f"no task {task!r} in the model (found: {', '.join(self._task_index)})"
             ) from None
 
+    # ----------------------------------------------------------------- inputs
+    def fit_input_stats(self, suite, tasks=None, refit: bool = False) -> None:
+        """Per-channel input statistics from the train split of ``suite``
+        (:meth:`~hetero_models.inputs.InputStandardizer.fit_stats`); inputs that already
+        have statistics keep them unless ``refit``."""
+        self.standardizer.fit_stats(suite, tasks=tasks, refit=refit)
+
     # ----------------------------------------------------------------- forward
     def encode(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, list[torch.Tensor]]:
         """Unimodal latents ``{task: [(B, N, D) per modality in task order]}``."""

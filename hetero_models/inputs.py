@@ -9,15 +9,21 @@ positional encoding and the one-hot modality embedding end every token; the comm
 is ``max_m(channels_m + positional_m + n_modalities)`` (the paper's ``d_all``). The same
 modality *name* in two tasks gets the same one-hot index. Positional encodings are
 computed once per modality and kept as (non-persistent) buffers.
+
+Before that, the input channels are standardised per channel with statistics of the
+training split (:meth:`InputStandardizer.fit_stats`); the statistics are persistent
+buffers (``input_mean_<t>_<m>``, ``input_std_<t>_<m>``), so they are saved and loaded with
+the weights. Until fitted they are the identity.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,6 +35,7 @@ __all__ = [
     "ModelSpec",
     "Standardized",
     "TaskSpec",
+    "channel_stats",
     "fourier_encode",
     "positional_encoding",
 ]
@@ -219,6 +226,25 @@ def positional_encoding(
     return enc.reshape(int(math.prod(positions)), -1).float()
 
 
+def channel_stats(array: Any, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of ``array (n, ..., channels)`` over samples
+    and positions (float64 accumulation); constant channels get a standard deviation of 1."""
+    flat = np.asarray(array).reshape(-1, int(channels))
+    n = flat.shape[0]
+    if n == 0:
+        return np.zeros(channels), np.ones(channels)
+    step = max(1, (1 << 22) // max(1, int(channels)))  # bounded float64 temporaries
+    total = np.zeros(channels)
+    for i in range(0, n, step):
+        total += flat[i : i + step].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    sq = np.zeros(channels)
+    for i in range(0, n, step):
+        sq += np.square(flat[i : i + step].astype(np.float64) - mean).sum(axis=0)
+    std = np.sqrt(sq / n)
+    return mean, np.where(std > 1e-8, std, 1.0)
+
+
 class Standardized(NamedTuple):
     """Standardised tokens of one modality batch, kept in factored form.
 
@@ -290,7 +316,77 @@ class InputStandardizer(nn.Module):
                 suffix = self.suffix(m)
                 name = f"suffix_{ti}_{mi}"
                 self.register_buffer(name, suffix, persistent=False)
+                self.register_buffer(f"input_mean_{ti}_{mi}", torch.zeros(m.channels))
+                self.register_buffer(f"input_std_{ti}_{mi}", torch.ones(m.channels))
                 self._slot[(task.name, m.name)] = (ti, mi)
+        # which (task, modality) slots have statistics (0/1 per slot, in slot order)
+        self.register_buffer("input_fitted", torch.zeros(len(self._slot), dtype=torch.uint8))
+        self._slot_order = {key: i for i, key in enumerate(self._slot)}
+
+    # ------------------------------------------------------------------ statistics
+    def is_fitted(self, task: str, modality: str) -> bool:
+        """Whether input statistics are set for ``modality`` of ``task``."""
+        return bool(self.input_fitted[self._slot_order[(task, modality)]])
+
+    def set_stats(self, task: str, modality: str, mean: Any, std: Any) -> None:
+        """Set the per-channel ``mean`` and ``std`` of one input (marks it fitted).
+
+        ``std`` entries at or below ``1e-8`` (constant channels) are replaced by 1.
+        """
+        ti, mi = self._slot_of(task, modality)
+        buf_m = getattr(self, f"input_mean_{ti}_{mi}")
+        buf_s = getattr(self, f"input_std_{ti}_{mi}")
+        mean = torch.as_tensor(np.asarray(mean, dtype=np.float64), dtype=torch.float32).reshape(-1)
+        std = torch.as_tensor(np.asarray(std, dtype=np.float64), dtype=torch.float32).reshape(-1)
+        if mean.shape != buf_m.shape or std.shape != buf_s.shape:
+            raise HeteroError(
+                f"task {task!r}: modality {modality!r}: statistics of {mean.numel()} channels, "
+                f"expected {buf_m.numel()}"
+            )
+        std = torch.where(std > 1e-8, std, torch.ones_like(std))
+        with torch.no_grad():
+            buf_m.copy_(mean)
+            buf_s.copy_(std)
+            self.input_fitted[self._slot_order[(task, modality)]] = 1
+
+    def fit_stats(
+        self, suite: Any, tasks: Iterable[str] | None = None, refit: bool = False
+    ) -> None:
+        """Per-channel mean and standard deviation of every input from the train split.
+
+        Parameters
+        ----------
+        suite : hetero.suite.Suite
+            Data (``suite.task(name)``); a modality declared ``standardize: false`` keeps
+            the identity.
+        tasks : iterable of str, optional
+            Tasks to fit (default: all tasks of the model that are in the suite).
+        refit : bool
+            Recompute inputs that already have statistics (default: keep them, so a
+            trained or loaded model is not changed under its weights).
+        """
+        names = list(tasks) if tasks is not None else self.spec.task_names
+        for name in names:
+            self.fit_task(suite.task(name), refit=refit)
+
+    def fit_task(self, task: Any, refit: bool = False) -> None:
+        """:meth:`fit_stats` for one :class:`hetero.suite.Task` (the model's modalities of it)."""
+        spec = self.spec.task(task.name)
+        for m in spec.modalities:
+            if self.is_fitted(task.name, m.name) and not refit:
+                continue
+            if not getattr(task.modality(m.name), "standardize", True):
+                self.set_stats(task.name, m.name, np.zeros(m.channels), np.ones(m.channels))
+                continue
+            arrays, _ = task.data.split("train", [m.name])
+            mean, std = channel_stats(arrays[m.name], m.channels)
+            self.set_stats(task.name, m.name, mean, std)
+
+    def _slot_of(self, task: str, modality: str) -> tuple[int, int]:
+        try:
+            return self._slot[(task, modality)]
+        except KeyError:
+            raise HeteroError(f"the model has no modality {modality!r} in task {task!r}") from None
 
     def modality_index(self, name: str) -> int:
         """One-hot index of a modality name (shared across tasks)."""
@@ -313,10 +409,7 @@ class InputStandardizer(nn.Module):
 
     def standardize(self, task: str, modality: str, x: torch.Tensor) -> Standardized:
         """Like :meth:`tokens` but in factored form (:class:`Standardized`)."""
-        try:
-            ti, mi = self._slot[(task, modality)]
-        except KeyError:
-            raise HeteroError(f"the model has no modality {modality!r} in task {task!r}") from None
+        ti, mi = self._slot_of(task, modality)
         m = self.spec.tasks[ti].modalities[mi]
         batch = x.shape[0]
         per_sample = math.prod(x.shape[1:])
@@ -327,6 +420,9 @@ class InputStandardizer(nn.Module):
             )
         suffix = getattr(self, f"suffix_{ti}_{mi}")
         x = x.reshape(batch, m.n_tokens, m.channels).to(suffix.dtype)
+        mean = getattr(self, f"input_mean_{ti}_{mi}")
+        std = getattr(self, f"input_std_{ti}_{mi}")
+        x = (x - mean) / std
         return Standardized(x, suffix, self.width)
 
     def forward(self, task: str, inputs: dict[str, torch.Tensor]) -> list[Standardized]:

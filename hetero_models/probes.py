@@ -10,8 +10,12 @@ kinds of unit:
 
 The probe *is* a one-task :class:`~hetero_models.highmmt.HighMMT` holding only the unit's
 modalities (one-hot over those), so a probe and the full model share one implementation.
-Inputs are standardised per channel with train-split statistics before the parameter-free
-token standardisation.
+Inputs are standardised per channel with train-split statistics of the unit (held by the
+model's :class:`~hetero_models.inputs.InputStandardizer`, never transferred; a modality
+declared ``standardize: false`` is left as it is) before the parameter-free token
+standardisation. After every epoch the head's BatchNorm statistics are recomputed under the
+epoch's weights (``bn_calibration`` training samples, :func:`recalibrate_batchnorm`) before
+the validation loss that early stopping and checkpoint selection read.
 
 Transferable state (``export_state``; roles from ``parameter_roles``):
 
@@ -43,11 +47,22 @@ from hetero.errors import LearnerError
 from hetero.learners.base import FitResult, Learner, TransferState
 from hetero_models.highmmt import HighMMT
 from hetero_models.inputs import ModalitySpec, ModelSpec, TaskSpec
-from hetero_models.trainer import _loss, compute_metrics, resolve_device, seeded_init
+from hetero_models.trainer import (
+    _loss,
+    compute_metrics,
+    recalibrate_batchnorm,
+    resolve_device,
+    seeded_init,
+)
 
 __all__ = ["HighMMTProbe"]
 
 _LAYOUT_KEY = "meta.layout"  # [token width, widest channel block] (role "input")
+
+
+def _is_stat(key: str) -> bool:
+    """Input statistics of the unit's own train split: fitted per unit, never exported."""
+    return key.startswith("standardizer.")
 
 
 def _is_input(key: str) -> bool:
@@ -74,6 +89,10 @@ class HighMMTProbe(Learner):
     patience : int
         Stop after this many epochs without validation-loss improvement.
     device : {"cpu", "cuda", "auto"}
+    bn_calibration : int
+        Training samples used to recompute the head's BatchNorm statistics after every
+        epoch (0: keep the running averages, which lag behind the weights and made
+        validation curves jump and some seeds stop early at chance).
     """
 
     name = "highmmt"
@@ -93,7 +112,9 @@ class HighMMTProbe(Learner):
         weight_decay: float = 0.0,
         patience: int = 5,
         device: str = "cpu",
+        bn_calibration: int = 256,
     ):
+        self.bn_calibration = bn_calibration
         self.preset = preset
         self.num_latents = num_latents
         self.latent_dim = latent_dim
@@ -138,28 +159,15 @@ class HighMMTProbe(Learner):
         return ModelSpec.from_tasks([t])
 
     def _data(self, task, unit, split: str, device) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Raw arrays of a split as tensors (the model standardises them itself)."""
         arrays, y = task.data.split(split, list(unit.modalities))
-        x = {}
-        for name, a in arrays.items():
-            a = np.asarray(a, dtype=np.float32)
-            mean, scale = self.stats_[name]
-            a = (a.reshape(a.shape[0], -1, mean.shape[0]) - mean) / scale
-            x[name] = torch.as_tensor(a.reshape(arrays[name].shape)).to(device)
+        x = {
+            name: torch.as_tensor(np.asarray(a, dtype=np.float32)).to(device)
+            for name, a in arrays.items()
+        }
         yt = torch.as_tensor(np.asarray(y))
         yt = yt.float() if task.target == "regression" else yt.long()
         return x, yt.to(device)
-
-    def _fit_stats(self, task, unit) -> None:
-        arrays, _ = task.data.split("train", list(unit.modalities))
-        self.stats_ = {}
-        for name, a in arrays.items():
-            c = int(task.modality(name).channels)
-            flat = np.asarray(a, dtype=np.float64).reshape(-1, c)
-            scale = flat.std(axis=0)
-            self.stats_[name] = (
-                flat.mean(axis=0).astype(np.float32),
-                np.where(scale > 1e-8, scale, 1.0).astype(np.float32),
-            )
 
     # ------------------------------------------------------------------ state
     def _layout(self, model: HighMMT) -> np.ndarray:
@@ -170,6 +178,8 @@ class HighMMTProbe(Learner):
         self._check_fitted()
         roles = {_LAYOUT_KEY: "input"}
         for key in self.model_.state_dict():
+            if _is_stat(key):
+                continue
             roles[key] = (
                 "head" if key.startswith("heads.") else "input" if _is_input(key) else "body"
             )
@@ -177,7 +187,11 @@ class HighMMTProbe(Learner):
 
     def export_state(self) -> TransferState:
         self._check_fitted()
-        state = {k: v.detach().cpu().numpy().copy() for k, v in self.model_.state_dict().items()}
+        state = {
+            k: v.detach().cpu().numpy().copy()
+            for k, v in self.model_.state_dict().items()
+            if not _is_stat(k)
+        }
         state[_LAYOUT_KEY] = self._layout(self.model_)
         return state
 
@@ -187,6 +201,8 @@ class HighMMTProbe(Learner):
         layout = state.get(_LAYOUT_KEY)
         mine = self._layout(model)
         for key, target in own.items():
+            if _is_stat(key):
+                continue
             if key.startswith("heads."):
                 if keep_head and mode == "finetune":
                     if key not in state or tuple(state[key].shape) != tuple(target.shape):
@@ -244,7 +260,8 @@ class HighMMTProbe(Learner):
         frozen = init_state is not None and mode == "frozen"
         for key, p in model.named_parameters():
             p.requires_grad_(not (frozen and not key.startswith("heads.") and not _is_input(key)))
-        self._fit_stats(task, unit)
+        # train-split statistics of this unit's inputs (never transferred: see _is_stat)
+        model.standardizer.fit_task(task)
         x_tr, y_tr = self._data(task, unit, "train", device)
         x_va, y_va = self._data(task, unit, "val", device)
         opt = torch.optim.Adam(
@@ -255,6 +272,7 @@ class HighMMTProbe(Learner):
         n = int(y_tr.shape[0])
         n_batches = max(1, math.ceil(n / max(2, int(self.batch_size))))
         gen = torch.Generator().manual_seed(int(seed) + 7919)
+        cal_gen = torch.Generator().manual_seed(int(seed) + 104729)
         best = (math.inf, 0, copy.deepcopy(model.state_dict()))
         curve: list[float] = []
         stale, converged, train_loss = 0, False, float("nan")
@@ -272,6 +290,17 @@ class HighMMTProbe(Learner):
                 opt.step()
                 total += float(loss.detach()) * len(idx)
             train_loss = total / n
+            if self.bn_calibration:  # BatchNorm statistics of this epoch's weights
+                sub = torch.randperm(n, generator=cal_gen)[: int(self.bn_calibration)]
+                parts = [p.to(device) for p in sub.split(max(2, int(self.batch_size)))]
+                recalibrate_batchnorm(
+                    model,
+                    (
+                        {task.name: {k: v.index_select(0, p) for k, v in x_tr.items()}}
+                        for p in parts
+                        if len(p) > 1
+                    ),
+                )
             val_loss = self._loss_on(model, task, x_va, y_va)[0]
             if not math.isfinite(val_loss):
                 raise LearnerError(f"{unit.label}: training diverged at epoch {epoch}")

@@ -12,6 +12,8 @@
 * :func:`few_shot_weights` -- loss / evaluation weights for few-shot transfer to a target.
 * :func:`seeded_init` -- build a model with weights that depend on a seed only, leaving
   torch's global random state as it was.
+* :func:`recalibrate_batchnorm` -- recompute BatchNorm running statistics under the
+  current weights (done after every epoch, before validation).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import copy
 import math
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,12 +31,14 @@ import torch
 import torch.nn.functional as F
 
 from hetero.errors import HeteroError
+from hetero.scoring import task_metrics
 
 __all__ = [
     "Trainer",
     "compute_metrics",
     "few_shot_weights",
     "multitask_schedule",
+    "recalibrate_batchnorm",
     "resolve_device",
     "seeded_init",
     "train_two_stage",
@@ -96,57 +100,57 @@ def multitask_schedule(n_batches: Mapping[str, int]) -> list[list[str]]:
     return [[task for task, n in n_batches.items() if step >= total - n] for step in range(total)]
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, batches: Iterable[Any]) -> bool:
+    """Set every BatchNorm's running statistics to those of the model's current weights.
+
+    BatchNorm normalises with batch statistics in training and with running averages
+    (momentum 0.1) in evaluation. When the features entering a BatchNorm vary little
+    between samples compared with how fast their mean moves while the weights change
+    (HighMMT's head: the last latent is mostly the learned latent array), the running
+    averages lag behind by several standard deviations of the features and evaluation
+    sees garbage. Re-estimating the statistics with the final weights of an epoch removes
+    the lag: ``model(batch)`` for each of ``batches`` (model inputs) with the BatchNorms in
+    training mode and a cumulative average over the batches (as "precise BN": the mean is
+    exact, the variance the mean of the per-batch variances), no gradients, every other
+    layer in evaluation mode. Batches of about the training batch size are also the
+    fastest on a CPU. A BatchNorm that none of the batches reaches (the head of a task not
+    among them) keeps its statistics. Returns whether the model has any BatchNorm.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in norms if m.track_running_stats]
+    if not norms:
+        return False
+    was = model.training
+    momenta = [m.momentum for m in norms]
+    saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in norms]
+    try:
+        model.eval()
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calls
+            m.train()
+        for batch in batches:
+            model(batch)
+        for m, state in zip(norms, saved, strict=True):
+            if int(m.num_batches_tracked) == 0:  # saw no data (another task's head): keep
+                m.load_state_dict(state)
+            else:  # the counter keeps counting training steps
+                m.num_batches_tracked.copy_(state["num_batches_tracked"])
+    finally:
+        for m, mom in zip(norms, momenta, strict=True):
+            m.momentum = mom
+        model.train(was)
+    return True
+
+
 # ------------------------------------------------------------------------------ metrics
 
 
 def compute_metrics(target: str, outputs: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Metrics of model outputs (logits) against targets.
-
-    multiclass: accuracy, balanced_accuracy, f1_macro, f1_micro; binary: the same plus
-    auroc; multilabel: f1_macro, f1_micro, auroc (macro over labels with both classes);
-    regression: mse, mae, r2. AUROC is NaN when only one class is present.
-    """
-    from sklearn import metrics as skm
-
-    out: dict[str, float] = {}
-    if target == "regression":
-        pred = outputs.reshape(y.shape) if outputs.size == y.size else outputs
-        out["mse"] = float(np.mean((pred - y) ** 2))
-        out["mae"] = float(np.mean(np.abs(pred - y)))
-        var = float(np.var(y))
-        out["r2"] = float(1 - out["mse"] / var) if var > 0 else float("nan")
-        return out
-    if target == "multiclass":
-        pred = outputs.argmax(1)
-        scores = None
-    elif target == "binary":
-        if outputs.ndim == 2 and outputs.shape[1] == 2:
-            scores = outputs[:, 1] - outputs[:, 0]
-        else:
-            scores = outputs.reshape(-1)
-        pred = (scores > 0).astype(np.int64)
-    elif target == "multilabel":
-        scores = outputs
-        pred = (outputs > 0).astype(np.int64)
-    else:
-        raise HeteroError(f"unknown target {target!r}")
-    if target != "multilabel":
-        out["accuracy"] = float(skm.accuracy_score(y, pred))
-        out["balanced_accuracy"] = float(skm.balanced_accuracy_score(y, pred))
-    out["f1_macro"] = float(skm.f1_score(y, pred, average="macro", zero_division=0))
-    out["f1_micro"] = float(skm.f1_score(y, pred, average="micro", zero_division=0))
-    if scores is not None:
-        if target == "binary":
-            ok = len(np.unique(y)) == 2
-            out["auroc"] = float(skm.roc_auc_score(y, scores)) if ok else float("nan")
-        else:
-            cols = [j for j in range(y.shape[1]) if len(np.unique(y[:, j])) == 2]
-            out["auroc"] = (
-                float(np.mean([skm.roc_auc_score(y[:, j], scores[:, j]) for j in cols]))
-                if cols
-                else float("nan")
-            )
-    return out
+    """Every metric of the task's target from logits (:func:`hetero.scoring.task_metrics`,
+    the one implementation the reference learner uses too)."""
+    return task_metrics(target, outputs, y)
 
 
 def _loss(task, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -240,6 +244,14 @@ class Trainer:
         Label of the ``stage`` column of :attr:`history_`.
     compile : bool
         Run the training steps through ``torch.compile(model)`` (evaluation stays eager).
+    bn_calibration : int
+        After every epoch, before validation, recompute the BatchNorm running statistics
+        from this many training samples per task (a seeded subsample) under the epoch's
+        final weights (:func:`recalibrate_batchnorm`); 0 keeps the running averages.
+
+    Inputs are standardised per channel with train-split statistics held by the model
+    (``model.fit_input_stats(suite, tasks)``, called by :meth:`fit` for inputs that have
+    none yet; a modality declared ``standardize: false`` is left as it is).
 
     Attributes
     ----------
@@ -267,6 +279,7 @@ class Trainer:
         progress: bool = False,
         stage: str = "train",
         compile: bool = False,
+        bn_calibration: int = 256,
     ):
         self.model = model
         self.suite = suite
@@ -287,6 +300,9 @@ class Trainer:
         self.progress = progress
         self.stage = stage
         self.compile = compile
+        if int(bn_calibration) < 0:
+            raise HeteroError(f"bn_calibration must be >= 0, got {bn_calibration}")
+        self.bn_calibration = int(bn_calibration)
 
     # -------------------------------------------------------------- helpers
     def _tensors(self, name: str) -> _TaskTensors:
@@ -325,6 +341,31 @@ class Trainer:
                 batches = [batches[(rank + k * world) % n_batches] for k in range(per_rank)]
             out[name] = batches
         return out
+
+    def _calibrate(self, model, epoch: int) -> None:
+        """Recompute BatchNorm statistics on a seeded subsample of every task's train split,
+        in fused steps of the training batch sizes."""
+        if not self.bn_calibration:
+            return
+        chunks: dict[str, list[torch.Tensor]] = {}
+        for ti, name in enumerate(self.tasks):
+            n = self._data[name].n("train")
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 1009 + ti + 499)
+            idx = torch.randperm(n, generator=g)[: self.bn_calibration]
+            # no chunk of one sample: BatchNorm needs two
+            parts = [p for p in idx.split(self._bs(name)) if len(p) > 1]
+            if parts:
+                chunks[name] = parts
+
+        def batches():
+            for k in range(max((len(c) for c in chunks.values()), default=0)):
+                yield {
+                    name: self._data[name].batch("train", parts[k])[0]
+                    for name, parts in chunks.items()
+                    if k < len(parts)
+                }
+
+        recalibrate_batchnorm(model, batches())
 
     def _score(self, metrics: dict[str, dict[str, float]]) -> float:
         total, weight = 0.0, 0.0
@@ -388,6 +429,9 @@ class Trainer:
         model = self.model.to(self.device)
         rank, world = self._dist()
         self._data = {name: self._tensors(name) for name in self.tasks}
+        fit_inputs = getattr(model, "fit_input_stats", None)
+        if fit_inputs is not None:  # train-split statistics, once (kept by a trained model)
+            fit_inputs(self.suite, tasks=self.tasks)
         runner = torch.compile(model) if self.compile else model
         if world > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -423,6 +467,7 @@ class Trainer:
                 loss.backward()
                 optimizer.step()
                 losses.append(float(loss.detach()))
+            self._calibrate(model, epoch)
             if world > 1:  # replicas' BatchNorm statistics drift apart: take rank 0's
                 for buf in model.buffers():
                     torch.distributed.broadcast(buf, src=0)

@@ -303,6 +303,48 @@ def test_layout_rule(shape, positional_axes, positions, channels):
     assert (t.modality("m").positions, t.modality("m").channels) == (positions, channels)
 
 
+def test_table_vector_is_one_feature_vector_by_default():
+    # a 1-D per-sample shape of kind table is ONE token of F channels, of any other kind a
+    # sequence of F positions; positional_axes overrides either way
+    assert (Modality("t", "table", (13,)).positions, Modality("t", "table", (13,)).channels) == (
+        (),
+        13,
+    )
+    assert Modality("s", "timeseries", (13,)).positions == (13,)
+    assert Modality("t", "table", (13,), 1).positions == (13,)
+    assert Modality("t", "table", (4, 3)).positions == (4,)  # 2-D per sample: the usual rule
+    x = np.random.default_rng(0).normal(size=(30, 13)).astype(np.float32)
+    t = Task.from_arrays(
+        "wine",
+        {"x": x},
+        np.arange(30) % 3,
+        target="multiclass",
+        modalities=[{"name": "x", "kind": "table"}],
+        split={"val": 0.2, "test": 0.2},
+    )
+    assert (t.modality("x").positions, t.modality("x").channels) == ((), 13)
+    assert t.modality("x").to_dict()["channels"] == 13
+
+
+def test_standardize_field(tmp_path):
+    write_npz(tmp_path / "speech.npz", **speech_arrays())
+    text = "tasks:\n" + BASE_TASK.replace(
+        "{name: lips, kind: video}", "{name: lips, kind: video, standardize: false}"
+    )
+    task = load_suite(write_yaml(tmp_path, text)).task("speech")
+    assert task.modality("lips").standardize is False
+    assert task.modality("audio").standardize is True
+    assert task.modality("lips").to_dict()["standardize"] is False
+    # the default leaves fingerprints as they were; opting out changes what a learner sees
+    plain = load_suite(write_yaml(tmp_path, "tasks:\n" + BASE_TASK, "plain.yaml"))
+    assert plain.task("speech").fingerprint(["audio"]) == task.fingerprint(["audio"])
+    assert plain.task("speech").fingerprint(["lips"]) != task.fingerprint(["lips"])
+    msg = yaml_error(tmp_path, text.replace("standardize: false", "standardize: maybe"))
+    assert "modalities[1].standardize: expected true or false, got 'maybe'" in msg
+    with pytest.raises(SuiteError, match="standardize"):
+        Modality("m", standardize=1)
+
+
 def test_yaml_modality_fields(tmp_path):
     write_npz(tmp_path / "speech.npz", **speech_arrays())
     text = "tasks:\n" + BASE_TASK.replace(
