@@ -241,6 +241,12 @@ def test_verdict_without_retest(measured, tmp_path):
         info["retest"] = None
     summary["reliability"] = None
     path.write_text(json.dumps(summary))
+    # one significant entry, so that the missing re-test (not the lack of any significant
+    # entry, which is checked first) decides the verdict
+    tpath = d / "modality_transfer.json"
+    t = json.loads(tpath.read_text())
+    t["provenance"]["significant"][0][1] = True
+    tpath.write_text(json.dumps(t))
     report = build_report(d)
     assert report.reliable is None and not report.actionable
     assert "--retest" in report.verdict

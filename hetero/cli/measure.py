@@ -144,6 +144,15 @@ def _summary_table(result: Any) -> None:
     )
     console.print(f"learner: {s['learner']}   estimator: {s['estimator']['name']}")
     console.print(f"reliability: {s['reliability']}")
+    gate = s.get("quality_gate") or {}
+    if gate.get("failed"):
+        units = ", ".join(sorted({f["unit"] for f in gate["failed"]}))
+        console.print(
+            f"quality gate: {len(gate['failed'])} of {gate['scratch_runs']} scratch bodies stayed "
+            f"above {gate['ratio']:g} x the class-prior loss after their retries ({units}); "
+            "transfers from them measure little",
+            style="bold red",
+        )
     for f in s["failures"][:5]:
         console.print(f"failed: {f['unit']}: {f['error']}")
     if result.plan is None:

@@ -145,6 +145,7 @@ class _Measurement:
             "design_seed": cfg.design_seed,
         }
         self.stats = RunStats()
+        self.gate: dict[str, Any] = {}
         self._tasks: dict[str, Any] = {}
 
     def _plan_levels(self) -> dict[str, LevelRuns]:
@@ -214,9 +215,11 @@ class _Measurement:
             task_for=self._task_for, retries=self.cfg.retries, on_event=self.on_event,
             learner_factory=type(self.learner),
         )  # fmt: skip
-        for attr in ("total", "cached", "trained", "failed", "skipped", "retried"):
+        for attr in ("total", "cached", "trained", "failed", "skipped", "retried",
+                     "gate_retried", "gate_failed"):  # fmt: skip
             setattr(self.stats, attr, getattr(self.stats, attr) + getattr(st, attr))
         self.stats.failures += st.failures
+        self.stats.gate_failures += st.gate_failures
 
     def _analyse(self, store: RunStore) -> tuple[dict[str, A.LevelResult], Any]:
         records = {r.key: r for r in store.records()}
@@ -237,7 +240,23 @@ class _Measurement:
             results, plan = self._add_seeds(store, handle, results, plan, t_start)
         self._add_reliability(store, results)
         self._add_controls(store, results)
+        self.gate = self._gate_report(store)
         return results, plan
+
+    def _gate_report(self, store: RunStore) -> dict[str, Any]:
+        """Scratch bodies that stayed at the prior's loss after their retries (stored runs,
+        so a resumed measurement reports them too)."""
+        from hetero.measure.quality import GATE_RATIO
+
+        failed = []
+        for runs in self.levels.values():
+            for (label, seed), spec in runs.scratch.items():
+                rec = store.get(spec.key)
+                g = (rec.info or {}).get("gate") if rec is not None and rec.ok else None
+                if g and g.get("passed") is False:
+                    failed.append({"unit": label, "seed": seed, "ratio": g.get("ratio")})
+        n = sum(len(r.scratch) for r in self.levels.values())
+        return {"ratio": GATE_RATIO, "scratch_runs": n, "failed": failed}
 
     def _add_controls(self, store: RunStore, results: dict[str, A.LevelResult]) -> None:
         """Rank each unit's twin and shuffled copy among the real units by distance."""
@@ -314,6 +333,7 @@ class _Measurement:
             results, plan, self.stats, self.name, self.config, self.est, self.suite,
             self.cfg.sampled, self.cfg.auto_seeds,
         )  # fmt: skip
+        summary["quality_gate"] = self.gate
         if plan is not None:
             plan.provenance = dict(plan.provenance or {})
             plan.provenance["stability"] = {

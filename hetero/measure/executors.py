@@ -263,17 +263,24 @@ def _versions(learner: Any) -> dict[str, str]:
     return out
 
 
+#: Seed offset of a scratch run retrained after failing the quality gate (per retry).
+_RESEED_STRIDE = 100_003
+
+
 def execute_run(
     spec: Any,
     learner: Any,
     learner_config: dict[str, Any],
     task: Any,
     source_state: bytes | None,
+    reseed: int = 0,
 ) -> dict[str, Any]:
     """Train one run (in a worker); return a plain dict (never raises for run errors).
 
     ``learner`` is a registered learner name or a Learner class (pickled by reference, so
-    an unregistered but importable class works in every executor).
+    an unregistered but importable class works in every executor). A scratch run is checked
+    against the quality gate (:mod:`hetero.measure.quality`); ``reseed`` > 0 retrains one
+    that failed it from another seed.
     """
     start = time.perf_counter()
     factory, learner = learner, None
@@ -289,7 +296,7 @@ def execute_run(
         res = learner.fit(
             task,
             Unit.parse(spec.unit),
-            seed=spec.seed,
+            seed=spec.seed + _RESEED_STRIDE * reseed,
             init_state=init,
             mode=spec.mode,
             keep_head=spec.keep_head,
@@ -301,6 +308,11 @@ def execute_run(
             if res.state is None:
                 raise RuntimeError("learner returned no state although return_state=True")
             state = state_to_bytes(res.state)
+        info = dict(res.info or {})
+        if spec.kind == "scratch":
+            from hetero.measure.quality import gate
+
+            info["gate"] = {**gate(task, res.val_loss), "reseed": reseed}
         return {
             "status": "ok",
             "val_loss": res.val_loss,
@@ -310,7 +322,7 @@ def execute_run(
             "epochs": res.epochs,
             "best_epoch": res.best_epoch,
             "converged": res.converged,
-            "info": res.info,
+            "info": info,
             "wall_time": time.perf_counter() - start,
             "versions": _versions(learner),
             "state": state,
@@ -348,8 +360,11 @@ class RunStats:
     failed: int = 0
     skipped: int = 0
     retried: int = 0
+    gate_retried: int = 0
+    gate_failed: int = 0
     wall_time: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    gate_failures: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -359,6 +374,9 @@ class RunStats:
             "failed": self.failed,
             "skipped": self.skipped,
             "retried": self.retried,
+            "gate_retried": self.gate_retried,
+            "gate_failed": self.gate_failed,
+            "gate_failures": list(self.gate_failures),
             "wall_time": round(self.wall_time, 3),
         }
 
@@ -422,6 +440,7 @@ def run_specs(
         else:
             pending[key] = spec
     attempts: dict[str, int] = {}
+    reseeds: dict[str, int] = {}  # scratch runs retrained after failing the quality gate
     dead: set[str] = set()  # keys failed for good in this call
     limit = max_in_flight or max(2, 2 * handle.workers)
     in_flight: dict[cf.Future, Any] = {}
@@ -443,6 +462,7 @@ def run_specs(
             learner_config,
             task_for(spec.unit),
             source,
+            reseeds.get(spec.key, 0),
         )
         in_flight[fut] = spec
 
@@ -491,6 +511,16 @@ def run_specs(
                     emit(spec, "retry")
                     pending[spec.key] = spec
                     continue
+                gate_info = (out.get("info") or {}).get("gate") or {}
+                if out["status"] == "ok" and gate_info.get("passed") is False:
+                    if reseeds.get(spec.key, 0) < retries:  # a body that learned nothing
+                        reseeds[spec.key] = reseeds.get(spec.key, 0) + 1
+                        stats.gate_retried += 1
+                        emit(spec, "retry")
+                        pending[spec.key] = spec
+                        continue
+                    stats.gate_failed += 1
+                    stats.gate_failures.append(spec.unit)
                 state = out.pop("state", None)
                 record = RunRecord(
                     key=spec.key,

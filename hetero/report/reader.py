@@ -336,6 +336,14 @@ def build_report(
     notes = []
     if plan is None:
         notes.append("No plan.json: some entries could not be measured, so no plan was made.")
+    gate = measure.get("quality_gate")
+    if isinstance(gate, Mapping) and gate.get("failed"):
+        units = sorted({str(f.get("unit")) for f in gate["failed"] if isinstance(f, Mapping)})
+        notes.append(
+            f"Quality gate: {len(gate['failed'])} of {gate.get('scratch_runs')} scratch bodies "
+            f"did not get below {gate.get('ratio')} x the class-prior loss, even after retries "
+            f"({', '.join(units)}); distances involving them measure little."
+        )
     for f in (measure.get("failures") or [])[:10]:
         if isinstance(f, Mapping):
             notes.append(f"Failed run on {f.get('unit')}: {f.get('error')}")
