@@ -271,9 +271,7 @@ def test_failed_runs_are_retried_recorded_and_others_go_on(tmp_path, flaky):
     assert all(r.attempts == 3 and "planted failure" in r.error for r in failed)
     # transient failure: one retry (scratch bodies retrained by the quality gate, the noise
     # unit's, have one attempt more per reseed)
-    assert all(
-        r.attempts == 2 + r.info["gate"]["reseed"] for r in ok if r.kind == "scratch"
-    )
+    assert all(r.attempts == 2 + r.info["gate"]["reseed"] for r in ok if r.kind == "scratch")
     assert res.stats.skipped == 2  # transfers from the failed source
     t = res.modality.transfer.values
     assert (
