@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -94,6 +94,9 @@ class HighMMTProbe(Learner):
         epoch (0: keep the running averages, which lag behind the weights and made
         validation curves jump and some seeds stop early at chance).
     """
+
+    # runs stored before BatchNorm recalibration existed were made with it off
+    key_neutral: ClassVar[dict[str, Any]] = {"bn_calibration": 0}
 
     name = "highmmt"
     supports_interactions = True

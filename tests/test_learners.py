@@ -259,3 +259,25 @@ def test_interaction_unit_and_errors():
 
     with pytest.raises(LearnerError, match="does not support interaction units"):
         Unimodal().check_unit(task, Unit("t", ("a", "b")))
+
+
+def test_key_neutral_parameters_keep_stored_run_keys():
+    """A parameter added after runs were stored, at the value that reproduces them, does
+    not enter run keys: the stored runs are found again (the committed campaign records)."""
+    pytest.importorskip("torch")
+    from hetero.measure import plan_runs
+    from hetero.measure.estimators import get_estimator
+    from hetero.measure.planner import RunPlanner
+    from hetero.measure.synthetic import planted_suite
+    from hetero_models.probes import HighMMTProbe
+
+    assert HighMMTProbe.key_config({"lr": 1e-3, "bn_calibration": 0}) == {"lr": 1e-3}
+    assert HighMMTProbe.key_config({"bn_calibration": 256}) == {"bn_calibration": 256}
+    suite = planted_suite(1, 2, n_noise=0, n_samples=60, width=4, latent=2, seed=0)[0]
+    levels = plan_runs(suite, learner="highmmt", learner_config={"bn_calibration": 0},
+                       seeds=1, interactions=False)  # fmt: skip
+    cfg = get_learner("highmmt", bn_calibration=0).get_config()
+    cfg.pop("bn_calibration")  # the config as it was before the parameter existed
+    old = RunPlanner(suite, "highmmt", cfg, get_estimator("frozen_short"))
+    label = suite.units()[0].label
+    assert levels["modality"].scratch[(label, 0)].key == old.scratch(label, 0).key

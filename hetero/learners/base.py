@@ -195,6 +195,16 @@ class Learner:
 
     name: ClassVar[str] = "learner"
     supports_interactions: ClassVar[bool] = False
+    #: Parameters added after measurements were stored, with the value that reproduces
+    #: them: a config entry at that value is left out of run keys, so stored runs are found.
+    key_neutral: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def key_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """``config`` as it enters run keys (entries at their :attr:`key_neutral` value
+        dropped)."""
+        neutral = cls.key_neutral
+        return {k: v for k, v in config.items() if not (k in neutral and v == neutral[k])}
 
     # -- configuration ---------------------------------------------------------------------
     @classmethod

@@ -172,7 +172,11 @@ class _Measurement:
                 source=suite.source,
             )
         self.planner = RunPlanner(
-            self.all_tasks, self.name, self.config, self.est, keep_head=cfg.keep_head
+            self.all_tasks,
+            self.name,
+            type(self.learner).key_config(self.config),
+            self.est,
+            keep_head=cfg.keep_head,
         )
         levels: dict[str, LevelRuns] = {}
         for level, labels in (("modality", units), ("interaction", inter_units)):
