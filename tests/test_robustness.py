@@ -229,3 +229,18 @@ def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path):
     assert (tmp_path / "figs").stat().st_mode & 0o777 == 0o750
     assert (tmp_path / "figs" / "a.png").stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt", "figs"]
+
+
+def test_a_missing_optional_dependency_names_its_extra(monkeypatch, tmp_path):
+    import hetero.metric
+
+    def needs_torch(*a, **k):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(hetero.metric, "check_metric", needs_torch)
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"kind": "modality", "labels": ["a/x", "b/y"],
+                                "values": [[0, 1], [1, 0]]}))  # fmt: skip
+    res = _run("check", path)
+    assert res.exit_code == 2
+    assert "needs torch, which is not installed: pip install 'hetero[models]'" in res.output

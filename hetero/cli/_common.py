@@ -78,6 +78,13 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             typer.echo("interrupted: finished work was kept", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except ModuleNotFoundError as exc:
+            extra = _EXTRAS.get((exc.name or "").split(".")[0])
+            if extra is None or _debug():
+                raise
+            raise fail(
+                f"this needs {exc.name}, which is not installed: pip install 'hetero[{extra}]'"
+            ) from None
         except OSError as exc:  # the file system said no: the environment, not a bug
             if _debug():
                 raise
@@ -99,6 +106,11 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+#: Optional dependencies and the extra that installs them (pyproject.toml).
+_EXTRAS = {"torch": "models", "safetensors": "models", "fancyimpute": "completion",
+           "cvxpy": "completion", "distributed": "distributed", "dask": "distributed"}  # fmt: skip
 
 
 def _cli_exception_types() -> tuple[type[BaseException], ...]:
