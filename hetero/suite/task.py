@@ -72,13 +72,7 @@ class Task:
         source: str | os.PathLike | None = None,
     ):
         src = None if source is None else str(source)
-        why = _check_name(name)
-        if why is not None:
-            raise _fail(src, None, "name", why)
-        if target not in TARGETS:
-            raise _fail(
-                src, name, "target", f"unknown target {target!r}; expected one of: {_join(TARGETS)}"
-            )
+        _check_name_and_target(src, name, target)
         modalities = tuple(modalities)
         if not modalities:
             raise _fail(src, name, "modalities", "no modalities; expected at least one")
@@ -170,13 +164,7 @@ class Task:
         Task
         """
         src = None if source is None else str(source)
-        why = _check_name(name)
-        if why is not None:
-            raise _fail(src, None, "name", why)
-        if target not in TARGETS:
-            raise _fail(
-                src, name, "target", f"unknown target {target!r}; expected one of: {_join(TARGETS)}"
-            )
+        _check_name_and_target(src, name, target)
         if not isinstance(arrays, Mapping):
             raise _fail(
                 src,
@@ -556,3 +544,14 @@ class Task:
     def __repr__(self) -> str:
         mods = ", ".join(f"{m.name}:{m.kind}{m.shape}" for m in self.modalities)
         return f"Task({self.name!r}, {self.target}, n={self.n_samples}, n_outputs={self.n_outputs}, [{mods}])"
+
+
+def _check_name_and_target(src: str | None, name: Any, target: Any) -> None:
+    """The checks every way of building a task starts with."""
+    why = _check_name(name)
+    if why is not None:
+        raise _fail(src, None, "name", why)
+    if target not in TARGETS:
+        raise _fail(
+            src, name, "target", f"unknown target {target!r}; expected one of: {_join(TARGETS)}"
+        )
