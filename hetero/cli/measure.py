@@ -176,7 +176,9 @@ def measure_cmd(
         str | None,
         typer.Option(
             "--learner",
-            help="Learner name (default: highmmt if available, else reference).",
+            help="Learner name, or MODULE:CLASS for a Learner subclass in a module importable "
+            "from the current directory or PYTHONPATH (default: highmmt if available, else "
+            "reference).",
             metavar="NAME",
         ),
     ] = None,
@@ -383,7 +385,7 @@ def runs_cmd(
     as_csv: Annotated[bool, typer.Option("--csv", help="Export all runs as CSV.")] = False,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--out", help="Write the CSV here instead of stdout.", metavar="DIR"),
+        typer.Option("-o", "--out", help="Write the CSV here instead of stdout.", metavar="FILE"),
     ] = None,
 ) -> None:
     """List the runs stored in DIR/runs.sqlite (or export them with --csv)."""
@@ -399,12 +401,8 @@ def runs_cmd(
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(RUN_COLUMNS)
-        for rec in records:
-            cells = []
-            for col in RUN_COLUMNS:
-                v = getattr(rec, col)
-                cells.append(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)
-            writer.writerow(cells)
+        for rec in records:  # finished as ISO 8601 UTC, no mode for scratch runs
+            writer.writerow(rec.csv_cells())
         if output is not None:
             atomic_write_text(output, buf.getvalue())
         else:

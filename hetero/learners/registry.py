@@ -15,11 +15,19 @@ subclass (or a callable returning a learner from keyword config), e.g. in a plug
 Entry points are loaded on first use, so listing learners never imports a plug-in's
 dependencies (torch for ``highmmt``). Tests and notebooks register a learner for a block
 with ``LEARNERS.registered(name, cls)``.
+
+Without registering anything, ``MODULE:CLASS`` (``hetero measure --learner
+mymodule:MyLearner``) names a :class:`~hetero.learners.base.Learner` subclass in a module
+importable from the current directory or ``PYTHONPATH`` (:func:`import_learner`); worker
+processes unpickle the class by reference, so they import the same module.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +41,7 @@ __all__ = [
     "check_config_types",
     "default_learner_name",
     "get_learner",
+    "import_learner",
     "list_learners",
     "register_learner",
 ]
@@ -71,16 +80,75 @@ def register_learner(
     return LEARNERS.register(name, factory, overwrite=overwrite)
 
 
+def import_learner(spec: str) -> type[Learner]:
+    """The :class:`Learner` subclass named by ``spec`` = ``"module:Class"``.
+
+    ``module`` is imported from the current directory or ``PYTHONPATH`` (the current
+    directory is appended to ``sys.path`` when missing: the ``hetero`` script does not put
+    it there, and spawned workers inherit ``sys.path``); ``Class`` may be dotted
+    (``module:Outer.Inner``).
+
+    Raises
+    ------
+    LearnerError
+        A malformed spec, a module that cannot be imported, a missing attribute, or an
+        attribute that is not a Learner subclass (one line each).
+    """
+    module_name, _, attr = spec.partition(":")
+    module_name, attr = module_name.strip(), attr.strip()
+    if not module_name or not attr or ":" in attr:
+        raise LearnerError(f"learner {spec!r}: expected MODULE:CLASS (e.g. my_module:MyLearner)")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and f"{module_name}.".startswith(f"{exc.name}."):  # itself
+            raise LearnerError(
+                f"learner {spec!r}: no module named {module_name!r} (it must be importable "
+                "from the current directory or PYTHONPATH)"
+            ) from None
+        raise LearnerError(
+            f"learner {spec!r}: importing {module_name!r} failed (ModuleNotFoundError: {exc})"
+        ) from None
+    except Exception as exc:  # the user's module raised while importing
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise LearnerError(f"learner {spec!r}: importing {module_name!r} failed ({msg})") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise LearnerError(
+                f"learner {spec!r}: module {module_name!r} has no attribute {attr!r}"
+            )
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, Learner)):
+        what = f"class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
+        raise LearnerError(
+            f"learner {spec!r}: {module_name}.{attr} is {what}, not a subclass of "
+            "hetero.learners.Learner"
+        )
+    return obj
+
+
+def _factory(name: str) -> Callable[..., Learner]:
+    """The registered factory of ``name``, or the class a ``module:Class`` name imports."""
+    if isinstance(name, str) and ":" in name and name not in LEARNERS:
+        return import_learner(name)
+    return LEARNERS.get(name)
+
+
 def get_learner(name: str, **config: Any) -> Learner:
-    """Create the learner registered as ``name`` with keyword ``config``.
+    """Create the learner registered as ``name`` (or the ``module:Class`` one) with ``config``.
 
     Raises
     ------
     LearnerError
         Unknown name (the message lists valid names and suggests the closest), a plug-in
-        that cannot be loaded, or a config the learner rejects.
+        that cannot be loaded, a ``module:Class`` that cannot be imported or is not a
+        Learner subclass (:func:`import_learner`), or a config the learner rejects.
     """
-    factory = LEARNERS.get(name)
+    factory = _factory(name)
     check_config_types(name, factory, config)
     try:
         learner = factory(**config)

@@ -32,6 +32,7 @@ __all__ = [
     "execute_run",
     "make_executor",
     "run_specs",
+    "unguarded_main_script",
     "worker_threads",
 ]
 
@@ -212,6 +213,10 @@ def make_executor(
     if kind == "process":
         import multiprocessing as mp
 
+        script = unguarded_main_script()
+        if script is not None:  # each spawned worker would start the measurement again
+            raise HeteroError(_guard_message(script))
+
         ex = cf.ProcessPoolExecutor(
             max_workers=n, mp_context=mp.get_context("spawn"), initializer=_process_worker_init
         )
@@ -244,6 +249,64 @@ def make_executor(
     client.run(limit_worker_threads)
     n_workers = len(client.scheduler_info().get("workers", {})) or n
     return ExecutorHandle(client.get_executor(pure=False), "dask", n_workers, closers)
+
+
+def unguarded_main_script() -> str | None:
+    """The ``__main__`` script when spawned workers would re-run all its top-level code.
+
+    A ``spawn`` worker imports the parent's main script (as ``__mp_main__``) before it
+    runs anything; a script that calls :func:`hetero.measure.measure` at top level, without
+    ``if __name__ == "__main__":``, would start the measurement again in every worker, and
+    the pool breaks (``BrokenProcessPool``). Returns the script's path when it has no
+    comparison of ``__name__`` with ``"__main__"`` anywhere; None when it has one, when
+    workers do not import it (an interactive session, ``python -c``, ``python -m
+    pkg``) or when it cannot be read.
+    """
+    import ast
+
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    if spec_name is not None and (spec_name == "__main__" or spec_name.endswith(".__main__")):
+        return None  # multiprocessing does not re-import a package's __main__
+    path = getattr(main, "__file__", None)
+    if not isinstance(path, str) or os.path.basename(path).startswith("ipython"):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read(2_000_000))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            names = {o.id for o in operands if isinstance(o, ast.Name)}
+            consts = {o.value for o in operands if isinstance(o, ast.Constant)}
+            if "__name__" in names and "__main__" in consts:
+                return None
+    return path
+
+
+def _guard_message(script: str | None) -> str:
+    where = f"script {script}" if script else "the main script"
+    return (
+        f"executor 'process': worker processes import the {where}, which starts the "
+        "measurement again in each of them; put the code that calls measure() under "
+        "`if __name__ == \"__main__\":` (or use executor='serial')"
+    )
+
+
+def _broken_pool_error(handle: ExecutorHandle, exc: BaseException) -> Exception:
+    """A one-line HeteroError for a process pool that broke (never a traceback)."""
+    from hetero.errors import HeteroError
+
+    script = unguarded_main_script()
+    if script is not None:
+        return HeteroError(_guard_message(script))
+    return HeteroError(
+        f"executor {handle.kind!r}: a worker process died abruptly ({exc or type(exc).__name__}; "
+        "killed, or out of memory?); finished runs are stored and the next measure resumes "
+        "from them (fewer --workers, or executor 'serial', use less memory)"
+    )
 
 
 # --------------------------------------------------------------------------- worker side
@@ -481,7 +544,10 @@ def run_specs(
                     emit(spec, "skipped")
                 elif state:
                     del pending[key]
-                    submit(spec)
+                    try:
+                        submit(spec)
+                    except cf.BrokenExecutor as exc:
+                        raise _broken_pool_error(handle, exc) from None
             if not in_flight:
                 if pending:  # sources neither planned nor stored: cannot proceed
                     for key, spec in list(pending.items()):
@@ -495,6 +561,8 @@ def run_specs(
                 spec = in_flight.pop(fut)
                 try:
                     out = fut.result()
+                except cf.BrokenExecutor as exc:  # the pool is gone: no retry can run
+                    raise _broken_pool_error(handle, exc) from None
                 except Exception as exc:  # worker crashed (e.g. killed), not a run error
                     out = {
                         "status": "failed",

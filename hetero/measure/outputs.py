@@ -2,17 +2,22 @@
 
 Everything is computed before anything is written; every file is written atomically and
 the figure folder is replaced as a whole (see :func:`hetero._io.atomic_write_dir`).
+
+Next to each level's JSON matrices, ``<level>_long.csv`` holds one row per ordered pair
+(:data:`LONG_COLUMNS`, :func:`long_rows`) for pandas, R or a spreadsheet.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hetero._io import write_json
+from hetero._io import atomic_write_text, write_json
 from hetero._provenance import provenance
 from hetero.errors import HeteroError
 from hetero.measure.analysis import LEVEL, LevelResult, seeds_of
@@ -21,8 +26,11 @@ from hetero.measure.executors import RunStats
 from hetero.measure.stability import reliability_statement
 
 __all__ = [
+    "LONG_COLUMNS",
     "MeasureResult",
     "check_something_measured",
+    "long_csv",
+    "long_rows",
     "summarize",
     "write_figures",
     "write_outputs",
@@ -131,6 +139,7 @@ def write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
     for level, res in levels.items():
         res.transfer.write(out / f"{level}_transfer.json")
         res.distance.write(out / f"{level}.json")
+        atomic_write_text(out / f"{level}_long.csv", long_csv(res))
     check: dict[str, Any] = _level_check(result.modality)
     if result.interaction is not None:
         inter = _level_check(result.interaction)
@@ -147,6 +156,84 @@ def write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
     write_json(out / "measure.json", {**result.summary, "provenance": provenance()})
     if figures:
         write_figures(result, out / "figures")
+
+
+#: Columns of ``<level>_long.csv``: one row per ordered pair (source -> target).
+LONG_COLUMNS: tuple[str, ...] = (
+    "source", "target", "T", "se", "df", "ci_low", "ci_high", "significant", "d", "completed",
+    "measured",
+)  # fmt: skip
+
+
+def long_rows(res: LevelResult) -> list[dict[str, Any]]:
+    """One dict per ordered pair ``source != target`` of a level, in matrix order.
+
+    ``T``, ``se``, ``df`` and the 95 % t interval ``ci_low``/``ci_high`` (``T -+
+    half_width``) and ``significant`` come from the transfer matrix's provenance;
+    ``d`` is the symmetric distance (filled in for a completed entry, ``completed`` True);
+    ``measured`` tells whether the ordered pair was planned for training. Missing numbers
+    are NaN (an unmeasured pair; an interval with fewer than two seeds).
+    """
+    labels = list(res.transfer.labels)
+    n = len(labels)
+    prov = res.transfer.provenance or {}
+    est = res.estimate
+
+    def arr(value: Any, fallback: Any, dtype: Any = float) -> np.ndarray:
+        value = fallback if value is None else value
+        if value is None:
+            return np.full((n, n), np.nan if dtype is float else False, dtype=dtype)
+        return np.asarray(value, dtype=dtype).reshape(n, n)
+
+    t = np.asarray(res.transfer.values, dtype=float)
+    se = arr(prov.get("se"), est.se)
+    df = arr(prov.get("df"), est.df)
+    half = arr(prov.get("half_width"), None)
+    significant = arr(prov.get("significant"), None, bool)
+    measured = arr(prov.get("measured"), res.runs.mask, bool)
+    d = np.asarray(res.distance.values, dtype=float)
+    completed = arr((res.distance.provenance or {}).get("completed"), res.completed, bool)
+    rows = []
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            rows.append(
+                {
+                    "source": labels[i],
+                    "target": labels[j],
+                    "T": float(t[i, j]),
+                    "se": float(se[i, j]),
+                    "df": float(df[i, j]),
+                    "ci_low": float(t[i, j] - half[i, j]),
+                    "ci_high": float(t[i, j] + half[i, j]),
+                    "significant": bool(significant[i, j]),
+                    "d": float(d[i, j]),
+                    "completed": bool(completed[i, j]),
+                    "measured": bool(measured[i, j]),
+                }
+            )
+    return rows
+
+
+def long_csv(res: LevelResult) -> str:
+    """:func:`long_rows` as CSV text (NaN as an empty cell, booleans as True/False,
+    ``df`` as an integer): what ``pandas.read_csv`` reads back."""
+
+    def cell(key: str, value: Any) -> Any:
+        if isinstance(value, float):
+            if not np.isfinite(value):
+                return ""
+            if key == "df" and value.is_integer():
+                return int(value)
+        return value
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(LONG_COLUMNS)
+    for row in long_rows(res):
+        writer.writerow([cell(k, row[k]) for k in LONG_COLUMNS])
+    return buf.getvalue()
 
 
 def _level_check(res: LevelResult) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 from hetero.errors import HeteroError
 from hetero.learners.base import TransferState, state_from_bytes, state_to_bytes
 
-__all__ = ["RUN_COLUMNS", "RunRecord", "RunStore"]
+__all__ = ["RUN_COLUMNS", "RunRecord", "RunStore", "iso_utc"]
 
 _SCHEMA_VERSION = 1
 
@@ -133,6 +133,33 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in RUN_COLUMNS}
+
+    def csv_cells(self) -> list[Any]:
+        """The row ``hetero runs --csv`` writes, in :data:`RUN_COLUMNS` order.
+
+        Dicts and lists as JSON; ``finished`` as ISO 8601 in UTC (:func:`iso_utc`);
+        ``mode`` empty for a scratch run, which has none (the table shows ``-``).
+        """
+        cells: list[Any] = []
+        for name in RUN_COLUMNS:
+            value = getattr(self, name)
+            if name == "finished":
+                value = iso_utc(value)
+            elif name == "mode" and self.kind != "transfer":
+                value = ""
+            elif isinstance(value, (dict, list)):
+                value = json.dumps(value, sort_keys=True, default=_json_default)
+            cells.append(value)
+        return cells
+
+
+def iso_utc(t: float | None) -> str:
+    """A Unix time as ISO 8601 in UTC (``2026-01-31T12:00:00.123+00:00``); empty for none."""
+    from datetime import datetime, timezone
+
+    if not t:
+        return ""
+    return datetime.fromtimestamp(float(t), tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
 class RunStore:
