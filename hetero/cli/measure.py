@@ -356,6 +356,7 @@ def measure_cmd(
         max_runs=max_runs, max_time=max_time, design_seed=design_seed, figures=figures,
         controls=tuple(controls_for) if controls_for else controls,
     )  # fmt: skip
+    cfg.build_learner()  # an unknown or misconfigured learner fails before any output
     suite_obj = get_suite(suite, data_dir=data_dir, trust_pickle=trust_pickle)
     if not quiet:
         why = (

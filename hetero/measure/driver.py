@@ -12,9 +12,13 @@ Output directory layout (written atomically, after all training finished)::
     DIR/modality.json               symmetric distances (completed entries flagged)
     DIR/interaction_transfer.json   the same for interaction units (with interactions)
     DIR/interaction.json
-    DIR/check.json                  metric-check report (``interaction`` key when present)
+    DIR/modality_long.csv           one row per ordered pair: T, se, df, interval, d, flags
+    DIR/interaction_long.csv        (also for the interaction level)
+    DIR/check.json                  metric checks with their null models (``interaction`` key)
+    DIR/controls.json               with controls: per-unit twin / shuffled-copy ranks
     DIR/plan.json                   grouping plan (stability in its provenance)
-    DIR/measure.json                summary: learner, estimator, seeds, runs, reliability
+    DIR/measure.json                summary: learner, estimator, seeds, runs, reliability,
+                                    controls, quality gate
     DIR/figures/                    heatmaps, dendrograms, spectra (PNG; replaced as a set)
     DIR/.hetero.lock                held while a measure runs: a second writer is refused
 """
