@@ -218,6 +218,10 @@ def train_command(
         save_model(net, output)
         atomic_write_text(output / "history.csv", _history_csv(history))
         write_json(output / "metrics.json", metrics)
+        if not quiet:
+            for task, m in test.items():
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float))
+                typer.echo(f"test {task}: {shown}")
         typer.echo(f"wrote {output}/metrics.json, history.csv, model.safetensors, config.json")
     if torch.distributed.is_initialized():
         torch.distributed.barrier()

@@ -293,3 +293,20 @@ def test_two_process_ddp_on_cpu(tmp_path):
     assert r0["n"] == r1["n"] == 2
     assert r0["sum"] == r1["sum"]  # replicas stay identical
     assert r0["score"] == r1["score"]
+
+
+def test_cli_train_prints_the_test_metrics(tmp_path):
+    from typer.testing import CliRunner
+
+    from hetero.cli.main import app
+
+    suite_dir = tmp_path / "suite"
+    suite_dir.mkdir()
+    yaml_path = _write_suite_yaml(suite_dir)
+    res = CliRunner().invoke(app, ["train", str(yaml_path), "--preset", "small",
+                                   "--pretrain-epochs", "1", "--finetune-epochs", "0",
+                                   "--device", "cpu", "-o", str(tmp_path / "out")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())["test"]
+    for task in metrics:
+        assert any(line.startswith(f"test {task}: ") for line in res.output.splitlines())

@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hetero.cli.main import app
+from hetero.errors import HeteroError
 from hetero.report import build_report, read_train_dir, write_report
 
 runner = CliRunner()
@@ -398,3 +399,13 @@ def test_rerun_without_figures_drops_stale_figure_files(measured, tmp_path):
     assert second.figures == ()
     assert not list((d / "report_figures").glob("*.png"))
     assert "report_figures/" not in second.markdown.read_text(encoding="utf-8")
+
+
+def test_a_model_of_another_suite_is_refused(measured, train_dirs, tmp_path):
+    other = _copy(train_dirs[0], tmp_path / "other-suite")
+    m = json.loads((other / "metrics.json").read_text())
+    m["groups"]["unimodal_groups"] = [["elsewhere/a"], ["elsewhere/b"]]
+    (other / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(HeteroError, match="trained on other units than this measurement"):
+        build_report(measured, [other])
+    assert build_report(measured, [train_dirs[0]]).train  # the matching one is accepted

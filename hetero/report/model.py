@@ -184,6 +184,9 @@ class TrainRun:
     params_total : int or None
     params_shared : dict of str -> int
         Parameters in each shareable kind's group copies (all groups together).
+    units : set of str
+        The unit labels the model was trained on (from its unimodal groups; empty when not
+        recorded).
     """
 
     name: str
@@ -195,6 +198,7 @@ class TrainRun:
     higher_is_better: dict[str, bool] = field(default_factory=dict)
     params_total: int | None = None
     params_shared: dict[str, int] = field(default_factory=dict)
+    units: set[str] = field(default_factory=set)
 
     @property
     def description(self) -> str:

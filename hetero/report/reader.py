@@ -332,6 +332,16 @@ def build_report(
                 source=directory / "controls.json",
             )
     train = [read_train_dir(p) for p in train_dirs]
+    measured = set(levels[0].labels) if levels else set()
+    for run in train:  # a model of another suite cannot be compared with this measurement
+        if run.units and measured and run.units != measured:
+            other = sorted(run.units ^ measured)
+            raise HeteroError(
+                f"--train: the model was trained on other units than this measurement's "
+                f"({len(run.units)} vs {len(measured)}; e.g. {', '.join(other[:3])}); "
+                "expected a hetero train output of the same suite",
+                source=run.path,
+            )
     reliable, actionable, verdict = _verdict(levels, measure)
     notes = []
     if plan is None:

@@ -94,4 +94,7 @@ def read_train_dir(path: str | os.PathLike) -> TrainRun:
     groups = data.get("groups")
     if isinstance(groups, Mapping):
         run.sharing, run.groups = _sharing(groups)
+        uni = groups.get("unimodal_groups")
+        if isinstance(uni, list):
+            run.units = {str(u) for g in uni if isinstance(g, list) for u in g}
     return run
