@@ -195,8 +195,9 @@ def measure_cmd(
         str | None,
         typer.Option(
             "--estimator",
-            help="finetune | budgeted | frozen | frozen_short (default: frozen_short, the "
-            "most reliable on real data; docs/results.md, experiment 0).",
+            help="finetune | budgeted | frozen | frozen_short | frozen_fresh (default: "
+            "frozen_short, the most reliable; frozen_fresh, like-for-like, passes more "
+            "controls: docs/concepts.md).",
             metavar="NAME",
         ),
     ] = None,

@@ -13,6 +13,11 @@ on transfer between units of different widths the rows are aligned by feature in
 both inputs were zero-padded to a common width) and rows the source lacks keep their fresh
 initialisation. ``mode="frozen"`` trains only the per-feature input affine and a fresh head
 on the target, so the transfer score says how well the source's features serve the target.
+The input affine is never transferred (it starts at ``a = 1, c = 0``), but the head is drawn
+from the run's seed: in a self-transfer baseline the same draw its body was trained with.
+``mode="frozen_fresh"`` (:data:`FROZEN_FRESH`, the ``frozen_fresh`` estimator's mode) draws
+the initialisation and batch order from ``seed + FRESH_SEED_OFFSET`` instead, for a
+self-transfer exactly as for a foreign source.
 It exists so that the engine and its tests run without torch; it is fast (milliseconds per
 epoch on thousands of samples).
 """
@@ -31,9 +36,21 @@ from hetero.scoring import task_metric
 if TYPE_CHECKING:  # pragma: no cover
     from hetero.suite import Task, Unit
 
-__all__ = ["ReferenceLearner"]
+__all__ = ["FRESH_SEED_OFFSET", "FROZEN_FRESH", "FROZEN_MODES", "ReferenceLearner"]
 
 _EPS = 1e-12
+
+#: Frozen-body mode whose input projection and head are always re-initialised (never
+#: copied from the source state, even when shapes allow), from ``seed + FRESH_SEED_OFFSET``:
+#: a stream no scratch run uses, so a self-transfer does not get back the very input and
+#: head initialisation its body was trained with (a head start of the baseline) and starts
+#: exactly as a transfer from a foreign source does. Learners that support it accept it in
+#: ``fit`` (the ``frozen_fresh`` estimator's transfer mode).
+FROZEN_FRESH = "frozen_fresh"
+#: Offset of the seed that draws the non-body part of a :data:`FROZEN_FRESH` run.
+FRESH_SEED_OFFSET = 2**31  # torch seeds its CPU generator modulo 2**32
+#: Modes that keep the transferred body fixed.
+FROZEN_MODES: tuple[str, ...] = ("frozen", FROZEN_FRESH)
 
 
 def _unit_inputs(task: Task, unit: Unit, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +161,11 @@ class ReferenceLearner(Learner):
         self.max_epochs = max_epochs
         self.patience = patience
         self.min_delta = min_delta
+
+    @staticmethod
+    def check_mode(mode: str) -> str:
+        """The base modes plus :data:`FROZEN_FRESH`."""
+        return mode if mode == FROZEN_FRESH else Learner.check_mode(mode)
 
     def parameter_roles(self) -> dict[str, str]:
         return {
@@ -256,6 +278,8 @@ class ReferenceLearner(Learner):
         return_state: bool = False,
     ) -> FitResult:
         self.check_fit(task, unit, mode, init_state)
+        if mode == FROZEN_FRESH and init_state is None:
+            raise LearnerError(f"mode={mode!r} needs an init_state (the body to freeze)")
         kind = _loss_kind(task)
         n_out = int(task.n_outputs)
         x_tr, y_tr = _unit_inputs(task, unit, "train")
@@ -271,11 +295,12 @@ class ReferenceLearner(Learner):
         self.metric_ = getattr(task, "metric", "accuracy")
         self.target_ = task.target
 
-        rng = np.random.default_rng([int(seed), 0x4E7])
+        init_seed = int(seed) + (FRESH_SEED_OFFSET if mode == FROZEN_FRESH else 0)
+        rng = np.random.default_rng([init_seed, 0x4E7])
         params = self._init(rng, x_tr.shape[1], n_out)  # always drawn: common random numbers
-        if init_state is not None:
+        if init_state is not None:  # the input affine stays fresh in every mode
             self._import(params, init_state, mode, keep_head)
-        frozen = init_state is not None and mode == "frozen"
+        frozen = init_state is not None and mode in FROZEN_MODES
         trainable = [k for k in params if not (frozen and k.startswith("body."))]
 
         m = {k: np.zeros_like(params[k]) for k in trainable}

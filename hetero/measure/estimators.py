@@ -21,6 +21,18 @@ against a baseline on ``j``. Estimators differ in the transfer run and the basel
     probe compares what the bodies offer before the input projection and head can
     compensate for a poor body, which is both cheaper and less noisy (docs/results.md,
     experiment 0).
+``frozen_fresh`` (like-for-like frozen probe)
+    As ``frozen`` (fitted to the learner's own epoch cap and patience, the same for both
+    terms), with transfer mode ``"frozen_fresh"``: only the body is taken from the source
+    state; the input projection and the head are re-initialised from ``seed + 2**31``
+    (:data:`hetero.learners.reference.FRESH_SEED_OFFSET`), for the self-transfer baseline
+    exactly as for a foreign source. Under ``frozen`` a learner that copies its input
+    projection when shapes allow (the HighMMT probe) gives the baseline the unit's own
+    *trained* projection and a transfer a foreign one, and the fresh parts come from the
+    seed the baseline's body was itself initialised with, so part of ``T`` is the head start
+    of the baseline. The learner must accept the mode (the reference learner and the
+    HighMMT probe do; others refuse it with a LearnerError). Measured against the others
+    with the product's controls in docs/concepts.md (Estimators).
 
 Every entry combines ``n_t`` transfer seeds with ``n_b >= n_t`` baseline seeds (the
 baseline is shared by a whole column, so it gets more seeds) paired by seed: transfer seed
@@ -70,7 +82,7 @@ class Estimator:
     ----------
     name : str
         Registry name.
-    transfer_mode : {"finetune", "frozen"}
+    transfer_mode : {"finetune", "frozen", "frozen_fresh"}
         ``mode`` passed to :meth:`Learner.fit` for transfer runs.
     baseline : {"scratch", "self"}
         Baseline of column ``j``: the scratch run, or a self-transfer run (``j -> j``).
@@ -158,6 +170,13 @@ for _builtin in (
         baseline="self",
         transfer_epochs=5,
         description="frozen-body probe with target-side fits capped at 5 epochs",
+    ),
+    Estimator(
+        "frozen_fresh",
+        transfer_mode="frozen_fresh",
+        baseline="self",
+        description="like-for-like frozen-body probe: both terms re-initialise the input "
+        "projection and head, same epoch cap and patience",
     ),
 ):
     register_estimator(_builtin)
