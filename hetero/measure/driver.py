@@ -223,11 +223,7 @@ class _Measurement:
             task_for=self._task_for, retries=self.cfg.retries, on_event=self.on_event,
             learner_factory=type(self.learner),
         )  # fmt: skip
-        for attr in ("total", "cached", "trained", "failed", "skipped", "retried",
-                     "gate_retried", "gate_failed"):  # fmt: skip
-            setattr(self.stats, attr, getattr(self.stats, attr) + getattr(st, attr))
-        self.stats.failures += st.failures
-        self.stats.gate_failures += st.gate_failures
+        self.stats.add(st)
 
     def _analyse(self, store: RunStore) -> tuple[dict[str, A.LevelResult], Any]:
         records = {r.key: r for r in store.records()}

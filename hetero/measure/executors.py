@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import os
 import platform
 import sys
@@ -428,6 +429,12 @@ class RunStats:
     wall_time: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     gate_failures: list[str] = field(default_factory=list)
+
+    def add(self, other: RunStats) -> None:
+        """Add the counts and failures of another batch (the wall time is the caller's)."""
+        for f in dataclasses.fields(self):
+            if f.name != "wall_time":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def to_dict(self) -> dict[str, Any]:
         return {
