@@ -7,12 +7,21 @@ JSON (version 1)::
      "unimodal": {"groups": [["task/mod", ...], ...],
                   "labels": [...], "linkage": [[a, b, height, size], ...]},   # optional
      "crossmodal": {"groups": [["task/modA+modB", ...], ...]},               # [] if none
+     "stability": {"unimodal": {"labels": [...], "co_assignment": [[...]],   # optional
+                                "n_boot": 50, "mean_stability": 0.9,
+                                "ari_mean": 0.8, "ari_low": 0.5, "ari_high": 1.0, ...},
+                   "crossmodal": {...}},
      "provenance": {...}}
 
 ``linkage`` is scipy's linkage matrix over ``labels`` (the matrix order). Unit labels have
 no ``+``; interaction-unit labels have one, which is how :meth:`GroupingPlan.group_of`
 tells them apart. An empty crossmodal section means that all interaction units share one
 crossmodal group (group 0), the HighMMT default without interaction heterogeneity.
+
+``stability`` (optional; files without it load as before) says how reproducible the groups
+are: ``co_assignment[i][j]`` is the share of bootstrap re-estimates (over the measurement's
+seeds) whose plan puts ``labels[i]`` and ``labels[j]`` in the same group; ``ari_*`` the mean
+and 2.5 / 97.5 percentiles of the adjusted Rand index of those plans against this one.
 """
 
 from __future__ import annotations
@@ -108,6 +117,50 @@ def _check_linkage(
     return Z.reshape(max(n - 1, 0), 4), labels
 
 
+def _check_stability(stab: Any, sides: dict[str, list[str]], source: str | None) -> dict | None:
+    """The optional ``stability`` section: per side labels matching the grouped ones, a
+    square ``co_assignment`` of shares in [0, 1]; other entries kept as they are."""
+    if stab is None:
+        return None
+    if not isinstance(stab, Mapping):
+        raise PlanError("'stability': expected a JSON object", source=source)
+    out: dict[str, Any] = {}
+    for side, sec in stab.items():
+        where = f"'stability.{side}'"
+        if side not in sides:
+            raise PlanError(
+                f"'stability': unknown section {side!r} (expected unimodal or crossmodal)",
+                source=source,
+            )
+        if not isinstance(sec, Mapping):
+            raise PlanError(f"{where}: expected a JSON object", source=source)
+        labels = sec.get("labels")
+        if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray)):
+            raise PlanError(f"{where}.labels: expected a list of labels", source=source)
+        labels = [str(x) for x in labels]
+        if sorted(labels) != sorted(sides[side]):
+            raise PlanError(
+                f"{where}.labels: expected the {len(sides[side])} labels of the {side} groups",
+                source=source,
+            )
+        n = len(labels)
+        try:
+            co = np.asarray(sec.get("co_assignment"), dtype=float)
+        except (TypeError, ValueError):
+            co = np.full(1, np.nan)
+        if co.shape != (n, n) or not np.isfinite(co).all() or (co < 0).any() or (co > 1).any():
+            raise PlanError(
+                f"{where}.co_assignment: expected an {n} x {n} matrix of shares in [0, 1]",
+                source=source,
+            )
+        n_boot = sec.get("n_boot")
+        if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+            raise PlanError(f"{where}.n_boot: expected a positive integer, got {n_boot!r}",
+                            source=source)  # fmt: skip
+        out[side] = {**dict(sec), "labels": labels, "co_assignment": co, "n_boot": int(n_boot)}
+    return out
+
+
 class GroupingPlan:
     """Parameter-sharing plan: unimodal groups over units, crossmodal groups over
     interaction units.
@@ -124,6 +177,10 @@ class GroupingPlan:
     unimodal_labels, crossmodal_labels : sequence of str, optional
         Leaf order of the linkage matrices (required with a linkage).
     provenance : dict, optional
+    stability : dict, optional
+        ``{"unimodal": {...}, "crossmodal": {...}}`` (either optional): bootstrap
+        co-assignment of each side (format in the module docstring);
+        :func:`hetero.measure.stability.co_assignment` computes it from a measurement.
     source : str, optional
         File the plan came from (error messages).
 
@@ -143,6 +200,7 @@ class GroupingPlan:
         unimodal_labels: Sequence[str] | None = None,
         crossmodal_labels: Sequence[str] | None = None,
         provenance: Mapping[str, Any] | None = None,
+        stability: Mapping[str, Any] | None = None,
         source: str | os.PathLike | None = None,
     ):
         src = None if source is None else str(source)
@@ -162,10 +220,23 @@ class GroupingPlan:
             "crossmodal", crossmodal_linkage, crossmodal_labels, self.crossmodal_groups, src
         )
         self.provenance: dict[str, Any] = dict(provenance or {})
+        self.stability = stability
         self._index = {label: g for g, group in enumerate(self.unimodal_groups) for label in group}
         self._index.update(
             {label: g for g, group in enumerate(self.crossmodal_groups) for label in group}
         )
+
+    # ------------------------------------------------------------------ stability
+    @property
+    def stability(self) -> dict[str, Any] | None:
+        """Bootstrap co-assignment of each side (``{"unimodal": {...}, "crossmodal": {...}}``)
+        or None; checked when set."""
+        return self._stability
+
+    @stability.setter
+    def stability(self, value: Mapping[str, Any] | None) -> None:
+        sides = {"unimodal": self.units, "crossmodal": self.interaction_units}
+        self._stability = _check_stability(value or None, sides, self.source)
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -296,14 +367,17 @@ class GroupingPlan:
                 out["linkage"] = to_jsonable(linkage)
             return out
 
-        return {
+        out = {
             "version": PLAN_VERSION,
             "unimodal": section(self.unimodal_groups, self.unimodal_linkage, self.unimodal_labels),
             "crossmodal": section(
                 self.crossmodal_groups, self.crossmodal_linkage, self.crossmodal_labels
             ),
-            "provenance": to_jsonable(self.provenance),
         }
+        if self.stability:
+            out["stability"] = to_jsonable(self.stability)
+        out["provenance"] = to_jsonable(self.provenance)
+        return out
 
     @classmethod
     def from_dict(cls, d: Any, source: str | os.PathLike | None = None) -> GroupingPlan:
@@ -327,6 +401,8 @@ class GroupingPlan:
         prov = d.get("provenance")
         if prov is not None and not isinstance(prov, Mapping):
             raise PlanError("'provenance': expected a JSON object", source=src)
+        if d.get("stability") is not None and not isinstance(d["stability"], Mapping):
+            raise PlanError("'stability': expected a JSON object", source=src)
         u, c = sections["unimodal"], sections["crossmodal"]
         return cls(
             u["groups"],
@@ -336,6 +412,7 @@ class GroupingPlan:
             unimodal_labels=u.get("labels"),
             crossmodal_labels=c.get("labels"),
             provenance=prov,
+            stability=d.get("stability"),
             source=src,
         )
 
@@ -354,6 +431,12 @@ class GroupingPlan:
         return self.to_dict() | {"provenance": None} == other.to_dict() | {"provenance": None}
 
     __hash__ = None  # type: ignore[assignment]
+
+    def _repr_html_(self) -> str:
+        """Rich display in notebooks: the groups of each kind as lists."""
+        from hetero.report.display import plan_html
+
+        return plan_html(self)
 
     def __repr__(self) -> str:
         return (

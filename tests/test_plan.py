@@ -126,3 +126,14 @@ def test_validation_errors(doc, message):
 def test_read_errors(tmp_path):
     with pytest.raises(PlanError, match="file not found"):
         GroupingPlan.read(tmp_path / "nope.json")
+
+
+def test_stability_section_is_optional_and_checked():
+    plan = _plan()
+    assert plan.stability is None and "stability" not in plan.to_dict()  # old files unchanged
+    co = np.eye(3)
+    plan.stability = {"unimodal": {"labels": UNITS, "co_assignment": co, "n_boot": 5}}
+    back = GroupingPlan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    np.testing.assert_array_equal(back.stability["unimodal"]["co_assignment"], co)
+    with pytest.raises(PlanError, match=r"'stability\.crossmodal'\.labels: expected the 2 labels"):
+        plan.stability = {"crossmodal": {"labels": UNITS, "co_assignment": co, "n_boot": 5}}

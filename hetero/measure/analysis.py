@@ -82,6 +82,17 @@ class LevelResult:
         """Unit labels of the level, in matrix order."""
         return list(self.runs.labels)
 
+    def __repr__(self) -> str:
+        from hetero.report.display import level_repr
+
+        return level_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Notebook display (:func:`hetero.report.display.level_html`)."""
+        from hetero.report.display import level_html
+
+        return level_html(self)
+
 
 def run_scores(
     runs: LevelRuns,
@@ -141,6 +152,8 @@ class LevelAnalysis:
         self.completion = completion
         self.seed = seed
         self.n_groups: int | None = None
+        #: :func:`hetero.grouping.assign_groups` options of the plan (search, method, ...)
+        self.plan_options: dict[str, Any] = {}
 
     def matrix(self, values: np.ndarray, **kw: Any) -> Any:
         from hetero.matrix import HeterogeneityMatrix
@@ -161,9 +174,9 @@ class LevelAnalysis:
         return complete_matrix(d, method=self.completion, seed=self.seed)
 
     def groups(self, d_values: np.ndarray) -> np.ndarray:
-        from hetero.grouping import cluster
+        from hetero.grouping import assign_groups
 
-        labels, _ = cluster(self.matrix(d_values), n_groups=self.n_groups)
+        labels, _, _ = assign_groups(self.matrix(d_values), self.n_groups, **self.plan_options)
         return np.asarray(labels)
 
 
@@ -298,8 +311,13 @@ def plan_from_levels(
     results: dict[str, LevelResult],
     unimodal_groups: int | None = None,
     crossmodal_groups: int | None = None,
+    **options: Any,
 ) -> Any:
-    """The grouping plan of the levels' distances; None when an entry is missing."""
+    """The grouping plan of the levels' distances; None when an entry is missing.
+
+    ``options`` go to :func:`hetero.grouping.make_plan` (``search``, ``method``,
+    ``min_group_size``, ``remove_main_effects``, ``seed``).
+    """
     from hetero.grouping import make_plan
 
     mod = results["modality"].distance
@@ -311,4 +329,4 @@ def plan_from_levels(
         kwargs["unimodal_groups"] = unimodal_groups
     if crossmodal_groups is not None and inter is not None:
         kwargs["crossmodal_groups"] = crossmodal_groups
-    return make_plan(mod, inter, **kwargs)
+    return make_plan(mod, inter, **kwargs, **options)

@@ -7,7 +7,9 @@ clustered from each half. Each half has half the seeds of the full measurement; 
 Spearman-Brown formula ``2r / (1 + r)`` projects the reliability of the full one.
 
 Plan stability re-estimates the matrix on bootstrap samples of the seeds, re-clusters, and
-reports how often each pair of units lands in the same group.
+reports how often each pair of units lands in the same group, and how close the bootstrap
+plans are to the plan itself (adjusted Rand index); :func:`plan_stability` turns it into the
+``stability`` section of a plan file.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from hetero.nulls import main_effects
 __all__ = [
     "RELIABLE_SPEARMAN",
     "co_assignment",
+    "co_assignment_summary",
     "offdiag_spearman",
+    "plan_stability",
     "reliability_statement",
     "split_half_retest",
 ]
@@ -135,6 +139,66 @@ def reliability_statement(retest: Mapping[str, Any] | None) -> str:
     )
 
 
+def co_assignment_summary(
+    labels: list[str],
+    assignments: Sequence[Sequence[int] | np.ndarray],
+    reference: Sequence[int] | np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Co-assignment frequencies of a set of plans (group labels per item) and, with a
+    ``reference`` plan, their adjusted Rand index against it.
+
+    Returns ``{"labels", "frequency" (n x n), "n_boot", "mean_stability"}`` where
+    ``mean_stability`` is the mean over pairs of ``max(f, 1 - f)`` (1 = every plan the
+    same); with ``reference`` also ``ari_mean``, ``ari_low`` / ``ari_high`` (2.5 / 97.5
+    percentiles over the plans) and ``identical`` (share of plans equal to the reference
+    up to group numbering).
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    n = len(labels)
+    if not assignments:
+        raise ValueError("co_assignment_summary: no plans given")
+    freq = np.zeros((n, n))
+    for g in assignments:
+        g = np.asarray(g)
+        freq += g[:, None] == g[None, :]
+    freq /= len(assignments)
+    iu = np.triu_indices(n, 1)
+    stab = float(np.mean(np.maximum(freq[iu], 1 - freq[iu]))) if n > 1 else 1.0
+    out: dict[str, Any] = {
+        "labels": list(labels),
+        "frequency": freq,
+        "n_boot": len(assignments),
+        "mean_stability": stab,
+    }
+    if reference is not None:
+        ref = np.asarray(reference)
+        same_ref = ref[:, None] == ref[None, :]
+        aris = np.array([adjusted_rand_score(ref, np.asarray(g)) for g in assignments])
+        same = [bool((same_ref == (np.asarray(g)[:, None] == np.asarray(g)[None, :])).all())
+                for g in assignments]  # fmt: skip
+        out.update(
+            ari_mean=float(aris.mean()),
+            ari_low=float(np.percentile(aris, 2.5)),
+            ari_high=float(np.percentile(aris, 97.5)),
+            identical=float(np.mean(same)),
+        )
+    return out
+
+
+def plan_stability(stability: dict[str, Any] | None, *, seed: int | None = None) -> Any:
+    """One side of a plan's ``stability`` section from :func:`co_assignment`'s result
+    (``frequency`` becomes ``co_assignment``); None passes through."""
+    if stability is None:
+        return None
+    out = {k: v for k, v in stability.items() if k != "frequency"}
+    out["co_assignment"] = np.asarray(stability["frequency"], dtype=float)
+    out["resampled"] = "transfer and baseline seeds (bootstrap)"
+    if seed is not None:
+        out["seed"] = int(seed)
+    return out
+
+
 def co_assignment(
     labels: list[str],
     transfer_scores: Mapping[tuple[str, str, int], float],
@@ -146,21 +210,22 @@ def co_assignment(
     to_groups: Callable[[np.ndarray], np.ndarray],
     n_boot: int = 50,
     seed: int = 0,
+    reference: Sequence[int] | np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """How often each pair of units shares a group over bootstrap samples of the seeds.
 
-    Returns ``{"labels", "frequency" (n x n), "n_boot", "mean_stability"}`` where
-    ``mean_stability`` is the mean over pairs of ``max(f, 1 - f)`` (1 = every bootstrap
-    gives the same plan); None with fewer than 2 transfer seeds.
+    Each bootstrap sample draws the transfer seeds and the baseline seeds with
+    replacement, re-estimates the transfer matrix, turns it into distances and groups
+    them (``to_groups``). Returns :func:`co_assignment_summary` of the bootstrap plans
+    (against ``reference``, the plan of all seeds, when given); None with fewer than 2
+    transfer seeds.
     """
     if len(seeds) < 2:
         return None
     rng = np.random.default_rng(seed)
     seeds = sorted(seeds)
     bseeds = sorted(baseline_seeds)
-    n = len(labels)
-    freq = np.zeros((n, n))
-    used = 0
+    plans = []
     for _ in range(n_boot):
         ts = rng.choice(seeds, size=len(seeds), replace=True).tolist()
         bs = rng.choice(bseeds, size=len(bseeds), replace=True).tolist()
@@ -170,12 +235,7 @@ def co_assignment(
         d = to_distance(est.values)
         if not np.isfinite(d).all():
             continue
-        g = np.asarray(to_groups(d))
-        freq += g[:, None] == g[None, :]
-        used += 1
-    if used == 0:
+        plans.append(np.asarray(to_groups(d)))
+    if not plans:
         return None
-    freq /= used
-    iu = np.triu_indices(n, 1)
-    stab = float(np.mean(np.maximum(freq[iu], 1 - freq[iu]))) if n > 1 else 1.0
-    return {"labels": list(labels), "frequency": freq, "n_boot": used, "mean_stability": stab}
+    return co_assignment_summary(labels, plans, reference)
