@@ -12,19 +12,21 @@ file. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from hetero.errors import HeteroError
 
 __all__ = [
+    "LOCK_FILE",
     "MAX_TEXT_BYTES",
     "MAX_YAML_NODES",
     "atomic_write_bytes",
@@ -33,6 +35,7 @@ __all__ = [
     "check_npy_member",
     "check_output_dir",
     "check_output_file",
+    "exclusive_folder",
     "read_json",
     "read_npy",
     "read_text_file",
@@ -452,3 +455,34 @@ def read_npy(path: str | os.PathLike, *, error: ErrorFactory | None = None) -> A
         raise
     except (OSError, ValueError, EOFError) as exc:
         raise error(f"cannot read .npy ({' '.join(str(exc).split())})", source=path) from None
+
+
+#: Lock file that a command writing into a folder (measure, compare) holds there.
+LOCK_FILE = ".hetero.lock"
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: str | os.PathLike | None, command: str) -> Iterator[None]:
+    """Hold ``folder/.hetero.lock`` exclusively; refuse at once if another process does.
+
+    An OS-level lock (filelock): a killed run releases it with its process, so resuming
+    never waits. ``command`` names the writer in the error ("hetero measure").
+    """
+    if folder is None:
+        yield
+        return
+    import filelock
+
+    lock = filelock.FileLock(Path(folder) / LOCK_FILE, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise HeteroError(
+            f"another {command} is writing to this folder (it holds {LOCK_FILE}); wait for it"
+            " to finish or choose another --out",
+            source=folder,
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

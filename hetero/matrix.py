@@ -366,6 +366,12 @@ class HeterogeneityMatrix:
             f"observed={int(self.observed.sum())}/{self.n * self.n})"
         )
 
+    def _repr_html_(self) -> str:
+        """Notebook display (:func:`hetero.report.display.matrix_html`)."""
+        from hetero.report.display import matrix_html
+
+        return matrix_html(self)
+
 
 def square_values(
     matrix: HeterogeneityMatrix | Any, *, name: str = "matrix", allow_nan: bool = True

@@ -334,11 +334,13 @@ def test_heatmap_annotations_follow_the_plan_order(measured):
     assert rows == cols == flat  # ordered by plan group
     d = lev.distance
     assert len(ax.texts) == d.n * d.n
+    sig = lev.significant & ~np.eye(d.n, dtype=bool)
     for text in ax.texts:
         x, y = text.get_position()
-        v = d.values[d.index(rows[int(y)]), d.index(cols[int(x)])]
-        assert text.get_text() == ("0" if round(v, 2) == 0 else f"{v:.2f}")
-    sig = lev.significant & ~np.eye(d.n, dtype=bool)
+        i, j = d.index(rows[int(y)]), d.index(cols[int(x)])
+        v = d.values[i, j]
+        star = "*" if sig[i, j] else ""  # significant entries are starred as well as framed
+        assert text.get_text() == ("0" if round(v, 2) == 0 else f"{v:.2f}") + star
     assert len(ax.patches) == int(sig.sum())
     for box in ax.patches:  # each box sits on a significant entry, after the reordering
         i, j = d.index(rows[int(box.get_y())]), d.index(cols[int(box.get_x())])
@@ -360,7 +362,7 @@ def test_report_figures_are_the_measurement_figure_set(rendered):
     page = html.unescape((rendered / "report.html").read_text(encoding="utf-8"))
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
     assert len(captions) == len(expected)
-    assert sum("boxed entries differ from zero significantly" in c for c in captions) == 2
+    assert sum("framed entries (starred where values are shown) differ" in c for c in captions) == 2
     assert sum("The plan's average-linkage tree" in c for c in captions) == 2
 
 

@@ -1,4 +1,4 @@
-"""``hetero datasets list`` and ``hetero datasets show NAME``."""
+"""``hetero datasets list``, ``hetero datasets show NAME`` and ``hetero datasets download``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hetero.cli._common import add_command
 __all__ = ["register"]
 
 datasets_app = typer.Typer(
-    help="Describe the dataset loaders and built-in suites.",
+    help="Describe the dataset loaders and built-in suites; download the public datasets.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -225,8 +225,84 @@ def show_command(
         printer(summary)
 
 
+def download_command(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME|SUITE",
+            help="A dataset (fsdd, spoken_digits, racketsports, citeseer), a built-in suite "
+            "(full) or a suite YAML file: everything it reads from a data folder.",
+        ),
+    ],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            help="Where to unpack (default $HETERO_DATA_DIR, else the user cache folder, "
+            "where the loaders look too).",
+        ),
+    ] = None,
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify",
+            help="Accept an archive without a pinned sha256 (none is pinned in this release) "
+            "and print its hash.",
+        ),
+    ] = False,
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            "--registry",
+            metavar="FILE",
+            help="JSON file of pinned hashes and URLs {name: {sha256, url}} (default "
+            "$HETERO_DATA_REGISTRY).",
+        ),
+    ] = None,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror",
+            metavar="URL",
+            help="Folder URL serving the same archive files (default $HETERO_DATA_MIRROR).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Download and unpack again what is already there.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
+) -> None:
+    """Download and unpack the public datasets a dataset or suite reads (needs pooch)."""
+    from hetero.datasets.download import ARCHIVES, REGISTRY_ENV, download
+
+    results = download(
+        name, data_dir, verify=not no_verify, registry=registry, mirror=mirror, force=force
+    )
+    if quiet:
+        return
+    if not results:
+        typer.echo(f"{name}: nothing to download (its data ships inside PyPI packages)")
+    for r in results:
+        if r["status"] == "present":
+            typer.echo(f"{r['name']}: already in {r['path']} (--force downloads it again)")
+            continue
+        how = "verified" if r["verified"] else "NOT verified"
+        typer.echo(
+            f"{r['name']}: {r['files']} files -> {r['path']} (sha256 {r['sha256']}, {how}; "
+            f"{ARCHIVES[r['name']].licence})"
+        )
+        if not r["verified"]:
+            typer.echo(
+                f'  to pin it: {{"{r["name"]}": {{"sha256": "{r["sha256"]}"}}}} in the '
+                f"file ${REGISTRY_ENV} names",
+                err=True,
+            )
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``datasets`` command group to the ``hetero`` app."""
     add_command(datasets_app, "list", list_command)
     add_command(datasets_app, "show", show_command)
+    add_command(datasets_app, "download", download_command)
     app.add_typer(datasets_app, name="datasets")

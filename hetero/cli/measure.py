@@ -104,7 +104,8 @@ def _summary_table(result: Any) -> None:
     table = Table(
         title=f"hetero measure: {s['suite']}",
         caption="pairs: measured/all ordered pairs; compl: completed entries; signif: 95 % t "
-        "interval of T excludes 0 (df = seeds - 1); conv: runs stopped by patience; seeds: "
+        "interval of T excludes 0 (df = seeds - 1); conv: scratch runs stopped by patience "
+        "before the epoch cap (transfers, capped by design, not counted); seeds: "
         "transfer/baseline; rho_d, rho_c, ARI: split-half test-retest of d, of the double-"
         "centred d (main effects removed) and of the plan; stab: plan stability over seeds",
         box=box.SIMPLE_HEAD,
@@ -122,7 +123,8 @@ def _summary_table(result: Any) -> None:
         rho_c = rt.get("spearman_d_centred")
         ari = rt.get("plan_ari")
         stab = info.get("stability") or {}
-        conv = info.get("converged_fraction")
+        scratch = (info.get("convergence") or {}).get("scratch") or {}
+        conv = scratch.get("fraction") if scratch else info.get("converged_fraction")
         table.add_row(
             level,
             str(info["units"]),
@@ -301,6 +303,18 @@ def measure_cmd(
     figures: Annotated[
         bool, typer.Option("--figures/--no-figures", help="Write figures/ with the outputs.")
     ] = True,
+    figure_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--figure-format",
+            help="Format of figures/: png (default), svg or pdf; repeatable or "
+            "comma-separated (png,pdf).",
+            metavar="FMT",
+        ),
+    ] = None,
+    dpi: Annotated[
+        int, typer.Option("--dpi", help="Resolution of PNG figures (dots per inch).", metavar="N")
+    ] = 150,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
     data_dir: Annotated[
         Path | None,
@@ -358,6 +372,10 @@ def measure_cmd(
         controls=tuple(controls_for) if controls_for else controls,
     )  # fmt: skip
     cfg.build_learner()  # an unknown or misconfigured learner fails before any output
+    from hetero.plotting._common import check_dpi, check_formats
+
+    formats = check_formats(figure_format or ["png"])
+    check_dpi(dpi)
     suite_obj = get_suite(suite, data_dir=data_dir, trust_pickle=trust_pickle)
     if not quiet:
         why = (
@@ -368,9 +386,20 @@ def measure_cmd(
         )
         typer.echo(f"learner: {name}{why}; estimator: {cfg.estimator}", err=True)
     with _Progress(enabled=not quiet) as bar:
-        result = measure(suite_obj, out, cfg, on_event=bar.event, on_start=bar.start)
+        result = measure(
+            suite_obj, out, cfg, on_event=bar.event, on_start=bar.start,
+            figure_formats=formats, dpi=dpi,
+        )  # fmt: skip
     if not quiet:
         _summary_table(result)
+        from hetero.report.stale import is_stale
+
+        if is_stale(out):
+            typer.echo(
+                f"{out / 'report.html'} is now stale (marked at its top): run hetero report "
+                f"{out} to refresh it",
+                err=True,
+            )
     if result.stats.failed:
         typer.echo(
             f"error: {result.stats.failed} runs failed past their retries, so the matrices "

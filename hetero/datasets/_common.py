@@ -24,6 +24,7 @@ __all__ = [
     "ModalitySpec",
     "RawTask",
     "avg_pool",
+    "default_data_dir",
     "package_file",
     "resolve_data_path",
     "standardize",
@@ -33,9 +34,12 @@ __all__ = [
 
 # where to get the public datasets that path loaders read (shown when a copy is missing)
 DATA_SOURCES = {
-    "fsdd": "github.com/Jakobovski/free-spoken-digit-dataset (recordings/)",
-    "racketsports": "timeseriesclassification.com, RacketSports (.ts files)",
-    "citeseer": "a CiteSeer multi-view .mat (X: graph + text cell, Y: labels)",
+    "fsdd": "github.com/Jakobovski/free-spoken-digit-dataset (recordings/) or run "
+    "`hetero datasets download fsdd`",
+    "racketsports": "timeseriesclassification.com, RacketSports (.ts files) or run "
+    "`hetero datasets download racketsports`",
+    "citeseer": "a CiteSeer multi-view .mat (X: graph + text cell, Y: labels) or run "
+    "`hetero datasets download citeseer` (the LINQS files)",
     "avmnist": "MultiBench's AV-MNIST (github.com/pliang279/MultiBench)",
 }
 
@@ -202,20 +206,38 @@ def package_file(dist: str, version: str, relpath: str, what: str) -> Path:
     return path
 
 
+def default_data_dir() -> Path | None:
+    """Where ``hetero datasets download`` puts datasets when given no folder: ``data`` in
+    the user cache folder of hetero (``~/.cache/hetero/data`` on Linux; what
+    ``pooch.os_cache("hetero")`` names), or None when platformdirs is not installed."""
+    try:
+        import platformdirs
+    except ImportError:
+        return None
+    return Path(platformdirs.user_cache_dir("hetero")) / "data"
+
+
 def resolve_data_path(
     path: str | os.PathLike | None, data_dir: str | os.PathLike | None, default: str, what: str
 ) -> Path:
-    """The path a path loader reads: ``path``, else ``data_dir/default``, else $HETERO_DATA_DIR.
+    """The path a path loader reads: ``path``, else ``data_dir/default``, else
+    ``$HETERO_DATA_DIR/default``, else ``default`` in the download folder
+    (:func:`default_data_dir`) when ``hetero datasets download`` put it there.
 
-    Raises a one-line :class:`DatasetError` naming the three ways to point at the data when
+    Raises a one-line :class:`DatasetError` naming the ways to point at the data when
     none is given or the result does not exist.
     """
     if path is None:
         base = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
         if not base:
+            home = default_data_dir()
+            if home is not None and (home / default).exists():
+                base = home
+        if not base:
             raise DatasetError(
-                f"dataset '{what}' reads a local copy of the public dataset: pass path=..., "
-                f"or data_dir=... (--data-dir) / set {DATA_DIR_ENV} to a folder holding {default}"
+                f"dataset '{what}' reads a local copy of the public dataset: run `hetero "
+                f"datasets download {what}`, or pass path=..., or data_dir=... (--data-dir) / "
+                f"set {DATA_DIR_ENV} to a folder holding {default}"
             )
         path = Path(base) / default
     path = Path(path).expanduser()

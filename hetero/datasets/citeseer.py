@@ -1,7 +1,12 @@
-"""CiteSeer multi-view loader (a local ``CiteSeer.mat``): paper text and citation graph.
+"""CiteSeer multi-view loader (a local copy): paper text and citation graph.
 
-The MATLAB file holds ``X`` (a 1 x 2 cell: the 3312 x 3312 citation adjacency and the
-3312 x 3703 binary bag of words) and ``Y`` (labels 1-6). The graph becomes a per-paper input
+Two layouts are read. The multi-view MATLAB file ``citeseer/CiteSeer.mat`` holds ``X`` (a
+1 x 2 cell: the 3312 x 3312 citation adjacency and the 3312 x 3703 binary bag of words) and
+``Y`` (labels 1-6). The LINQS archive (``hetero datasets download citeseer``) holds
+``citeseer/citeseer.content`` (one paper a line: id, 3703 0/1 words, topic) and
+``citeseer/citeseer.cites`` (one citation a line: cited id, citing id; citations of papers
+missing from the content file are dropped); its topics are numbered in sorted order
+(:func:`read_linqs`). The graph becomes a per-paper input
 in one of three ways (``graph=``): ``spectral`` (default; the leading eigenvectors of the
 regularised, symmetrically normalised adjacency), ``svd`` (truncated SVD of the adjacency) or
 ``adjacency`` (the paper's neighbour set as a 0/1 indicator row). The embeddings use the whole
@@ -11,6 +16,7 @@ graph's structure, never labels (the usual transductive setting for citation gra
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -25,18 +31,100 @@ from hetero.datasets._common import (
     stratified_split,
 )
 
-__all__ = ["load_citeseer", "read_citeseer", "spectral_embedding"]
+__all__ = ["load_citeseer", "read_citeseer", "read_linqs", "spectral_embedding"]
 
 CITESEER_DEFAULT = "citeseer/CiteSeer.mat"
+#: The LINQS layout (what ``hetero datasets download citeseer`` unpacks).
+CITESEER_LINQS = "citeseer/citeseer.content"
 GRAPH_MODES = ("spectral", "svd", "adjacency")
 TEXT_MODES = ("bow", "svd")
 
 
+def _symmetric(adj):
+    """0/1, symmetric, no self-loops, CSR."""
+    adj = ((adj + adj.T) > 0).astype(np.float64).tolil()
+    adj.setdiag(0)
+    adj = adj.tocsr()
+    adj.eliminate_zeros()
+    return adj
+
+
+def read_linqs(content_path) -> tuple:
+    """The LINQS CiteSeer files: ``citeseer.content`` and ``citeseer.cites`` next to it.
+
+    Returns the adjacency (sparse, symmetric, no self-loops, 0/1), the bag of words
+    (sparse) and labels 0-5 (topics in sorted order), papers in content-file order.
+    """
+    import scipy.sparse as sp
+
+    content = require_regular_file(content_path, what="a citeseer.content file", error=DatasetError)
+    cites = require_regular_file(
+        content.with_name("citeseer.cites"), what="a citeseer.cites file", error=DatasetError
+    )
+    ids: dict[str, int] = {}
+    rows, topics = [], []
+    width = None
+    try:
+        lines = content.read_text(encoding="utf-8", errors="replace").splitlines()
+        for lineno, line in enumerate(lines, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            words = parts[1:-1]
+            if width is None:
+                width = len(words)
+            if len(parts) < 3 or len(words) != width or not set(words) <= {"0", "1"}:
+                raise DatasetError(
+                    f"line {lineno}: expected 'id <{width} 0/1 words> topic'", source=content
+                )
+            if parts[0] in ids:
+                raise DatasetError(f"line {lineno}: paper {parts[0]!r} twice", source=content)
+            ids[parts[0]] = len(ids)
+            rows.append(np.fromiter((w == "1" for w in words), dtype=np.float64, count=width))
+            topics.append(parts[-1])
+        edges = []
+        for lineno, line in enumerate(
+            cites.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        ):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise DatasetError(f"line {lineno}: expected 'cited citing'", source=cites)
+            a, b = ids.get(parts[0]), ids.get(parts[1])
+            if a is not None and b is not None:  # a few cite papers without content
+                edges.append((a, b))
+    except OSError as exc:
+        raise DatasetError(f"cannot read file ({exc.strerror or exc})", source=content) from None
+    if not rows:
+        raise DatasetError("no papers found", source=content)
+    n = len(rows)
+    names = sorted(set(topics))
+    y = np.array([names.index(t) for t in topics], dtype=np.int64)
+    e = np.array(edges, dtype=np.int64).reshape(-1, 2)
+    adj = sp.csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    return _symmetric(adj), sp.csr_matrix(np.vstack(rows)), y
+
+
 def read_citeseer(path) -> tuple:
-    """Adjacency (sparse, symmetric, no self-loops, 0/1), bag of words (sparse) and labels 0-5."""
+    """Adjacency (sparse, symmetric, no self-loops, 0/1), bag of words (sparse) and labels 0-5.
+
+    ``path`` is the multi-view ``CiteSeer.mat`` or the LINQS ``citeseer.content`` (or a
+    folder holding either).
+    """
     import scipy.io
     import scipy.sparse as sp
 
+    path = Path(path)
+    if path.is_dir():
+        found = [path / n for n in ("CiteSeer.mat", "citeseer.content") if (path / n).is_file()]
+        if not found:
+            raise DatasetError(
+                "expected CiteSeer.mat or citeseer.content in this folder", source=path
+            )
+        path = found[0]
+    if path.name.endswith(".content"):
+        return read_linqs(path)
     require_regular_file(path, what="a MATLAB .mat file", error=DatasetError)
     try:
         mat = scipy.io.loadmat(path)
@@ -59,11 +147,7 @@ def read_citeseer(path) -> tuple:
         raise DatasetError(
             f"X: view shapes {adj.shape}, {words.shape} do not match {n} labels", source=path
         )
-    adj = ((adj + adj.T) > 0).astype(np.float64).tolil()
-    adj.setdiag(0)
-    adj = adj.tocsr()
-    adj.eliminate_zeros()
-    return adj, words, y - y.min()
+    return _symmetric(adj), words, y - y.min()
 
 
 def spectral_embedding(adj, dim: int, seed: int, tau: float | None = None) -> np.ndarray:
@@ -101,7 +185,7 @@ def spectral_embedding(adj, dim: int, seed: int, tau: float | None = None) -> np
 @register_dataset(
     "citeseer",
     origin="path",
-    requires="citeseer/CiteSeer.mat",
+    requires="citeseer/CiteSeer.mat or LINQS citeseer/citeseer.content",
     summary="CiteSeer: paper text + citation graph, 6 topics",
     data_path="citeseer/CiteSeer.mat",
 )
@@ -118,6 +202,9 @@ def load_citeseer(
 ) -> RawTask:
     """CiteSeer: ``text`` (bag of words or its SVD) and ``graph`` (see the module docstring).
 
+    Reads ``citeseer/CiteSeer.mat`` under the data folder, else the LINQS
+    ``citeseer/citeseer.content`` (and ``.cites``); ``path`` may name either file.
+
     Both are feature vectors: one position with F channels. Splits are stratified and seeded.
     """
     from sklearn.decomposition import TruncatedSVD
@@ -130,7 +217,16 @@ def load_citeseer(
         raise DatasetError(
             f"dataset 'citeseer': option text: expected one of {TEXT_MODES}, got {text!r}"
         )
-    path = resolve_data_path(path, data_dir, CITESEER_DEFAULT, "citeseer")
+    if path is None:
+        try:
+            path = resolve_data_path(None, data_dir, CITESEER_DEFAULT, "citeseer")
+        except DatasetError as missing:
+            try:  # the LINQS layout that `hetero datasets download citeseer` unpacks
+                path = resolve_data_path(None, data_dir, CITESEER_LINQS, "citeseer")
+            except DatasetError:
+                raise missing from None
+    else:
+        path = resolve_data_path(path, data_dir, CITESEER_DEFAULT, "citeseer")
     adj, words, y = read_citeseer(path)
     train, val, test = stratified_split(y, fractions, seed)
     if graph == "spectral":

@@ -16,7 +16,7 @@ Output directory layout (written atomically, after all training finished)::
     DIR/interaction_long.csv        (also for the interaction level)
     DIR/check.json                  metric checks with their null models (``interaction`` key)
     DIR/controls.json               with controls: per-unit twin / shuffled-copy ranks
-    DIR/plan.json                   grouping plan (stability in its provenance)
+    DIR/plan.json                   grouping plan with its stability over seed bootstraps
     DIR/measure.json                summary: learner, estimator, seeds, runs, reliability,
                                     controls, quality gate
     DIR/figures/                    heatmaps, dendrograms, spectra (PNG; replaced as a set)
@@ -29,14 +29,15 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hetero._io import check_output_dir
-from hetero.errors import HeteroError, LearnerError
+from hetero._io import LOCK_FILE, check_output_dir, exclusive_folder
+from hetero.errors import HeteroError, HeteroWarning, LearnerError
 from hetero.measure import analysis as A
 from hetero.measure.config import MeasureConfig
 from hetero.measure.controls import (
@@ -48,18 +49,25 @@ from hetero.measure.controls import (
 )
 from hetero.measure.estimators import estimate_transfer, get_estimator
 from hetero.measure.executors import ExecutorHandle, RunEvent, RunStats, make_executor, run_specs
-from hetero.measure.outputs import MeasureResult, check_something_measured, summarize, write_outputs
+from hetero.measure.outputs import (
+    MeasureResult,
+    check_something_measured,
+    convergence_report,
+    convergence_warnings,
+    retest_recorded,
+    summarize,
+    write_outputs,
+)
 from hetero.measure.planner import LevelRuns, RunPlanner, design_mask
-from hetero.measure.stability import co_assignment, split_half_retest
+from hetero.measure.stability import co_assignment, plan_stability, split_half_retest
 from hetero.measure.store import RunStore
 
 __all__ = ["LOCK_FILE", "LevelResult", "MeasureResult", "measure", "plan_runs"]
 
 LevelResult = A.LevelResult  # re-exported: where users found it before the analysis module
 
-#: Lock file that a running ``measure`` holds in its output folder.
-LOCK_FILE = ".hetero.lock"
 STORE_FILE = "runs.sqlite"
+SIDES = {"modality": "unimodal", "interaction": "crossmodal"}  # level -> plan side
 
 
 def measure(
@@ -69,6 +77,9 @@ def measure(
     *,
     on_event: Callable[[RunEvent], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    progress: bool | None = None,
+    figure_formats: str | Sequence[str] = "png",
+    dpi: int | None = None,
     **options: Any,
 ) -> MeasureResult:
     """Measure modality (and interaction) heterogeneity of ``suite`` by transfer.
@@ -85,26 +96,54 @@ def measure(
         ``seeds=``, ``estimator=``, ``executor=``) replace single fields of it.
     on_event, on_start : callable, optional
         Progress hooks: ``on_start(total_runs)`` before each training batch, ``on_event``
-        after each run.
+        after each run (a :class:`~hetero.measure.executors.RunEvent`).
+    progress : bool, optional
+        Show a progress line on stderr (:class:`~hetero.measure.progress.ProgressLine`).
+        Default: in a Jupyter notebook yes, elsewhere (scripts, library use) no.
+    figure_formats : str or sequence of str
+        Formats of ``figures/`` (``png``, ``svg``, ``pdf``; several allowed).
+    dpi : int, optional
+        Resolution of PNG figures (default :data:`hetero.plotting.DEFAULT_DPI`).
 
     Returns
     -------
     MeasureResult
         Per level the transfer matrix, distances, checks and reliability; the plan; the
         run statistics and the summary written to ``measure.json``.
+
+    Notes
+    -----
+    Re-running in a folder whose ``measure.json`` holds a test-retest result computes it
+    again (from the stored runs, no training) even without ``retest=True``, and a report
+    left in the folder is marked stale (:func:`hetero.report.stale.mark_stale`).
     """
+    from hetero.measure.progress import ProgressLine, combine, want_progress
+    from hetero.plotting._common import check_dpi, check_formats
     from hetero.suite import Suite, load_suite
 
     t_start = time.perf_counter()
     cfg = MeasureConfig.from_options(config, **options)
+    figure_formats = check_formats(figure_formats)  # bad figure options fail before training
+    dpi = None if dpi is None else check_dpi(dpi)
+    if out_dir is not None and not cfg.retest and retest_recorded(Path(out_dir)):
+        cfg = MeasureConfig.from_options(cfg, retest=True)  # keep what the folder reported
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
+    bar = ProgressLine() if want_progress(progress) else None
+    if bar is not None:
+        on_event, on_start = combine(on_event, bar.event), combine(on_start, bar.start)
     job = _Measurement(suite, cfg, on_event=on_event, on_start=on_start)  # validates all
-    with _output_folder(out_dir) as (out_path, store_path):
-        with RunStore(store_path) as store, _executor(cfg) as handle:
-            results, plan = job.run(store, handle, t_start)
-        result = job.result(results, plan, out_path, time.perf_counter() - t_start)
-        if out_path is not None:
-            write_outputs(result, out_path, figures=cfg.figures)
+    try:
+        with _output_folder(out_dir) as (out_path, store_path):
+            with RunStore(store_path) as store, _executor(cfg) as handle:
+                results, plan = job.run(store, handle, t_start)
+            result = job.result(results, plan, out_path, time.perf_counter() - t_start)
+            if out_path is not None:
+                write_outputs(
+                    result, out_path, figures=cfg.figures, figure_formats=figure_formats, dpi=dpi
+                )
+    finally:
+        if bar is not None:
+            bar.close()
     return result
 
 
@@ -150,6 +189,7 @@ class _Measurement:
         }
         self.stats = RunStats()
         self.gate: dict[str, Any] = {}
+        self.convergence: dict[str, Any] = {}  # per level: scratch and transfer runs apart
         self._tasks: dict[str, Any] = {}
 
     def _plan_levels(self) -> dict[str, LevelRuns]:
@@ -242,9 +282,10 @@ class _Measurement:
         results, plan = self._analyse(store)
         if self.cfg.auto_seeds:
             results, plan = self._add_seeds(store, handle, results, plan, t_start)
-        self._add_reliability(store, results)
+        self._add_reliability(store, results, plan)
         self._add_controls(store, results)
         self.gate = self._gate_report(store)
+        self.convergence = convergence_report(self.levels, store)
         return results, plan
 
     def _gate_report(self, store: RunStore) -> dict[str, Any]:
@@ -308,8 +349,11 @@ class _Measurement:
             results, plan = self._analyse(store)
         return results, plan
 
-    def _add_reliability(self, store: RunStore, results: dict[str, A.LevelResult]) -> None:
-        """Split-half re-test (``retest``) and plan stability over seed bootstraps."""
+    def _add_reliability(
+        self, store: RunStore, results: dict[str, A.LevelResult], plan: Any = None
+    ) -> None:
+        """Split-half re-test (``retest``) and plan stability over seed bootstraps (the
+        bootstrap plans compared with ``plan``)."""
         cfg = self.cfg
         records = {r.key: r for r in store.records()}
         for level, res in results.items():
@@ -327,6 +371,7 @@ class _Measurement:
                     res.labels, tscores, bscores, seeds=ts, baseline_seeds=bs,
                     to_distance=an.distance, to_groups=an.groups, n_boot=cfg.stability_boot,
                     seed=cfg.design_seed,
+                    reference=None if plan is None else [plan.group_of(x) for x in res.labels],
                 )  # fmt: skip
 
     def result(self, results, plan, out_path: Path | None, wall_time: float) -> MeasureResult:
@@ -338,10 +383,21 @@ class _Measurement:
             self.cfg.sampled, self.cfg.auto_seeds,
         )  # fmt: skip
         summary["quality_gate"] = self.gate
+        for level, conv in self.convergence.items():
+            summary["levels"][level]["convergence"] = conv
+        for message in convergence_warnings(summary):
+            warnings.warn(message, HeteroWarning, stacklevel=3)
         if plan is not None:
             plan.provenance = dict(plan.provenance or {})
+            stab = {lev: r.stability for lev, r in results.items() if r.stability is not None}
+            # the plan file's stability section holds the co-assignment matrices; the
+            # provenance keeps the summary numbers (what the report reads)
+            plan.stability = {
+                SIDES[lev]: plan_stability(st, seed=self.cfg.design_seed)
+                for lev, st in stab.items()
+            }
             plan.provenance["stability"] = {
-                level: res.stability for level, res in results.items() if res.stability is not None
+                lev: {k: v for k, v in st.items() if k != "frequency"} for lev, st in stab.items()
             }
             plan.provenance["measure"] = {"reliability": summary["reliability"]}
         return MeasureResult(
@@ -366,7 +422,7 @@ def _output_folder(out_dir: str | os.PathLike | None) -> Iterator[tuple[Path | N
             yield None, Path(tmp) / STORE_FILE
         return
     out_path = check_output_dir(Path(out_dir))
-    with _exclusive(out_path):  # a second writer of this folder is refused
+    with exclusive_folder(out_path, "hetero measure"):  # a second writer of this folder is refused
         yield out_path, out_path / STORE_FILE
 
 
@@ -385,32 +441,6 @@ def _executor(cfg: MeasureConfig) -> Iterator[ExecutorHandle]:
         raise
     finally:
         handle.close(cancel=cancel)
-
-
-@contextlib.contextmanager
-def _exclusive(out_dir: Path | None) -> Iterator[None]:
-    """Hold ``out_dir/.hetero.lock`` exclusively; refuse at once if another process does.
-
-    An OS-level lock: a killed run releases it with its process, so resuming never waits.
-    """
-    if out_dir is None:
-        yield
-        return
-    import filelock
-
-    lock = filelock.FileLock(out_dir / LOCK_FILE, timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise HeteroError(
-            "another hetero measure is writing to this folder (it holds "
-            f"{LOCK_FILE}); wait for it to finish or choose another --out",
-            source=out_dir,
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _unit_task(suite: Any, label: str) -> Any:

@@ -29,8 +29,11 @@ __all__ = [
     "LONG_COLUMNS",
     "MeasureResult",
     "check_something_measured",
+    "convergence_report",
+    "convergence_warnings",
     "long_csv",
     "long_rows",
+    "retest_recorded",
     "summarize",
     "write_figures",
     "write_outputs",
@@ -50,6 +53,17 @@ class MeasureResult:
     stats: RunStats
     summary: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+
+    def __repr__(self) -> str:
+        from hetero.report.display import measure_repr
+
+        return measure_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Notebook display: verdict, per-level facts, runs, plan, distances."""
+        from hetero.report.display import measure_html
+
+        return measure_html(self)
 
 
 def check_something_measured(
@@ -132,7 +146,16 @@ def summarize(
     }
 
 
-def write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
+def write_outputs(
+    result: MeasureResult,
+    out: Path,
+    *,
+    figures: bool,
+    figure_formats: Any = "png",
+    dpi: int | None = None,
+) -> None:
+    """Write every output file of a measurement into ``out`` (figures in ``figure_formats``
+    at ``dpi``); a report already in ``out`` is marked stale (:mod:`hetero.report.stale`)."""
     levels = {"modality": result.modality}
     if result.interaction is not None:
         levels["interaction"] = result.interaction
@@ -155,7 +178,86 @@ def write_outputs(result: MeasureResult, out: Path, *, figures: bool) -> None:
         result.plan.write(out / "plan.json")
     write_json(out / "measure.json", {**result.summary, "provenance": provenance()})
     if figures:
-        write_figures(result, out / "figures")
+        write_figures(result, out / "figures", formats=figure_formats, dpi=dpi)
+    from hetero.report.stale import mark_stale
+
+    mark_stale(out, "hetero measure wrote new matrices, plan and measure.json")
+
+
+def convergence_report(levels: Any, store: Any) -> dict[str, dict[str, Any]]:
+    """Per level, how many finished runs stopped by patience before the epoch cap, counted
+    apart for the scratch runs (trained to convergence: the baselines and sources) and the
+    transfers (which the short estimators cap at a few epochs by design, so that they
+    rarely converge says nothing about the measurement).
+
+    Parameters
+    ----------
+    levels : mapping of str -> LevelRuns
+    store : RunStore
+
+    Returns
+    -------
+    dict
+        ``{level: {"scratch": {"runs", "converged", "fraction"}, "transfer": {...}}}``;
+        ``fraction`` is None when no finished run reports convergence.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for level, runs in levels.items():
+        entry: dict[str, Any] = {}
+        for kind, specs in (
+            ("scratch", runs.scratch.values()),
+            ("transfer", runs.transfer.values()),
+        ):
+            flags = []
+            for key in dict.fromkeys(s.key for s in specs):
+                rec = store.get(key)
+                if rec is not None and rec.ok and rec.converged is not None:
+                    flags.append(bool(rec.converged))
+            entry[kind] = {
+                "runs": len(flags),
+                "converged": int(sum(flags)),
+                "fraction": float(np.mean(flags)) if flags else None,
+            }
+        out[level] = entry
+    return out
+
+
+def convergence_warnings(summary: dict[str, Any]) -> list[str]:
+    """One message per level where most scratch runs stopped at the epoch cap instead of
+    by patience: their losses (the baselines of T, the bodies transferred) are those of
+    undertrained models."""
+    out = []
+    for level, info in (summary.get("levels") or {}).items():
+        scratch = ((info or {}).get("convergence") or {}).get("scratch") or {}
+        n, conv = scratch.get("runs") or 0, scratch.get("converged") or 0
+        if n and conv < n / 2:
+            what = "every one" if conv == 0 else f"{n - conv} of {n}"
+            out.append(
+                f"{level}: {what} of the {n} scratch runs stopped at the epoch cap before their "
+                "validation loss stopped improving, so the baselines and the transferred "
+                "bodies are undertrained; raise the cap (--max-epochs) and measure again"
+                if conv == 0
+                else f"{level}: {what} scratch runs stopped at the epoch cap before their "
+                "validation loss stopped improving (undertrained baselines and bodies); "
+                "consider a higher cap (--max-epochs)"
+            )
+    return out
+
+
+def retest_recorded(out: Path) -> bool:
+    """Whether ``out/measure.json`` (an earlier measurement there) holds a test-retest
+    result for some level: a re-run in the same folder computes it again, from the stored
+    runs, instead of dropping it (unreadable or absent: False)."""
+    from hetero._io import read_json
+
+    path = Path(out) / "measure.json"
+    if not path.exists():
+        return False
+    try:
+        levels = read_json(path).get("levels") or {}
+        return any(isinstance(v, dict) and v.get("retest") for v in levels.values())
+    except (HeteroError, AttributeError):
+        return False
 
 
 #: Columns of ``<level>_long.csv``: one row per ordered pair (source -> target).
@@ -244,9 +346,13 @@ def _level_check(res: LevelResult) -> dict[str, Any]:
     return out
 
 
-def write_figures(result: MeasureResult, fig_dir: Path) -> None:
+def write_figures(
+    result: MeasureResult, fig_dir: Path, *, formats: Any = "png", dpi: int | None = None
+) -> None:
     """Heatmaps (distances and signed T), graphs, dendrograms, clustermaps and spectra of
-    each level (PNG), from the one renderer (:func:`hetero.plotting.render_measurement`).
+    each level, from the one renderer (:func:`hetero.plotting.render_measurement`), in
+    each of ``formats`` (png, svg, pdf) at ``dpi`` (default
+    :data:`hetero.plotting.DEFAULT_DPI`).
 
     All figures are rendered in memory, then the folder is replaced whole, so an interrupted
     run leaves the previous complete set (or none), never half of one.
@@ -257,7 +363,10 @@ def write_figures(result: MeasureResult, fig_dir: Path) -> None:
     levels = {"modality": result.modality}
     if result.interaction is not None:
         levels["interaction"] = result.interaction
-    pngs = plotting.render_measurement(
-        {level: (res.transfer, res.distance) for level, res in levels.items()}, result.plan
+    files = plotting.render_measurement(
+        {level: (res.transfer, res.distance) for level, res in levels.items()},
+        result.plan,
+        formats=formats,
+        dpi=plotting.DEFAULT_DPI if dpi is None else dpi,
     )
-    atomic_write_dir(fig_dir, pngs)
+    atomic_write_dir(fig_dir, files)

@@ -9,15 +9,18 @@ clustermap strips, graph nodes).
 
 :func:`render_measurement` draws a measurement's whole figure set (``hetero measure``'s
 ``figures/`` and ``hetero report``'s ``report_figures/``); :func:`render_all` draws the
-figures of one matrix (``hetero plot``). Both return ``{file name: PNG bytes}``.
+figures of one matrix (``hetero plot``). Both return ``{file name: bytes}`` in the formats
+asked for (:data:`FORMATS`: PNG, SVG, PDF; tight bounding boxes, ``dpi`` for PNG), and
+:func:`save_figure` saves any one figure the same way.
 """
 
 from __future__ import annotations
 
-from hetero.plotting._common import to_png
+from hetero.plotting._common import DEFAULT_DPI, FORMATS, save_figure, to_png
 from hetero.plotting.heatmaps import plot_clustermap, plot_heatmap
 from hetero.plotting.render import (
     MEASUREMENT_FIGURES,
+    is_directed,
     render_all,
     render_measurement,
     spectrum_rank,
@@ -25,7 +28,10 @@ from hetero.plotting.render import (
 from hetero.plotting.structure import plot_dendrogram, plot_graph, plot_spectrum
 
 __all__ = [
+    "DEFAULT_DPI",
+    "FORMATS",
     "MEASUREMENT_FIGURES",
+    "is_directed",
     "plot_clustermap",
     "plot_dendrogram",
     "plot_graph",
@@ -33,6 +39,7 @@ __all__ = [
     "plot_spectrum",
     "render_all",
     "render_measurement",
+    "save_figure",
     "spectrum_rank",
     "to_png",
 ]

@@ -95,7 +95,8 @@ def plot_heatmap(
         Draw a signed matrix: a diverging colormap centred at zero with symmetric limits.
         Default: whether any value is negative.
     boxed : ndarray of bool, optional
-        Entries to outline (e.g. significant transfer), in the matrix's own label order.
+        Entries to mark (e.g. the transfer entries whose interval excludes 0), in the
+        matrix's own label order: framed inside their cell, and starred when annotated.
     italic : ndarray of bool, optional
         Entries whose annotation is set in italics (e.g. completed distances).
     title, cbar_label : str, optional
@@ -117,7 +118,9 @@ def plot_heatmap(
     annot = n <= 20 if annot is None else annot
     longest = max((len(label) for label in order), default=0)
     cell, char = (0.55, 0.075) if annot else (0.3, 0.075)
-    fig, ax = new_axes(ax, (cell * n + char * longest + 1.9, cell * n + char * longest + 0.9))
+    # at least big enough for the title and the colour bar's label (tiny matrices)
+    side = cell * n + char * longest
+    fig, ax = new_axes(ax, (max(4.2, side + 1.9), max(3.4, side + 0.9)))
     norm = _norm(values, signed)
     mesh = ax.pcolormesh(
         np.ma.masked_invalid(values),
@@ -139,17 +142,21 @@ def plot_heatmap(
     kind = "interaction" if matrix.kind == "interaction" else "modality"
     # an inset follows the drawn (square) cells, where a colorbar stealing from ``ax`` would
     # span the whole cell of the layout
-    cax = ax.inset_axes((1.04, 0.0, 0.035 * max(1.0, 10 / max(n, 1)), 1.0))
+    cax = ax.inset_axes((1.04, 0.0, 0.035 * min(3.0, max(1.0, 10 / max(n, 1))), 1.0))
     fig.colorbar(mesh, cax=cax, label=cbar_label or (TRANSFER_LABEL if signed else DISTANCE_LABEL))
+    marks = None
+    if boxed is not None:
+        marks = np.asarray(boxed, dtype=bool)[np.ix_(idx, idx)] & ~np.eye(n, dtype=bool)
     if annot:
         decimals = _decimals(values)
         slanted = None if italic is None else np.asarray(italic, dtype=bool)[np.ix_(idx, idx)]
         for i, j in zip(*np.nonzero(np.isfinite(values)), strict=True):
             v = float(values[i, j])
+            star = "*" if marks is not None and marks[i, j] else ""
             ax.text(
                 j + 0.5,
                 i + 0.5,
-                annotation(v, decimals),
+                annotation(v, decimals) + star,
                 ha="center",
                 va="center",
                 fontsize=7,
@@ -162,17 +169,25 @@ def plot_heatmap(
         edge += size
         ax.axhline(edge, color=line, lw=2)
         ax.axvline(edge, color=line, lw=2)
-    if boxed is not None:
-        marks = np.asarray(boxed, dtype=bool)[np.ix_(idx, idx)]
+    if marks is not None:
+        # a frame inside the cell, so that it never merges with a group boundary line
+        inset = 0.08
         for i, j in zip(*np.nonzero(marks), strict=True):
-            if i != j:
-                ax.add_patch(
-                    Rectangle((j, i), 1, 1, fill=False, edgecolor="black", lw=1.6, clip_on=False)
+            v = float(values[i, j])
+            ax.add_patch(
+                Rectangle(
+                    (j + inset, i + inset),
+                    1 - 2 * inset,
+                    1 - 2 * inset,
+                    fill=False,
+                    edgecolor=_ink(mesh.cmap(norm(v))) if np.isfinite(v) else "black",
+                    lw=1.3 if annot else 0.9,
                 )
+            )
     if title is None:
         title = f"{kind} transfer T" if signed else f"{kind} distances d"
-        if boxed is not None and np.any(np.asarray(boxed, dtype=bool) & ~np.eye(n, dtype=bool)):
-            title += " (boxed: significant)"
+        if marks is not None and marks.any():
+            title += " (framed" + (", *" if annot else "") + ": significant)"
     ax.set_title(title)
     return fig
 

@@ -1,14 +1,17 @@
-"""Figure sets as PNG bytes: one matrix (``hetero plot``) or a whole measurement.
+"""Figure sets as file bytes: one matrix (``hetero plot``) or a whole measurement.
 
 :func:`render_measurement` draws what ``hetero measure`` writes to ``figures/`` and what
-``hetero report`` embeds; :func:`render_all` draws the figures of one matrix. Both read the
-tree and the groups from the plan; only :func:`render_all` clusters, and only when it is
-given no plan linkage to draw.
+``hetero report`` embeds; :func:`render_all` draws the figures of one matrix. Both use the
+same drawing functions (one heatmap renderer: a signed T on a diverging map centred at 0
+with its significant entries marked, distances on a sequential map), read the tree and the
+groups from the plan, and save each figure in every format asked for (PNG, SVG, PDF) with a
+tight bounding box. Only :func:`render_all` clusters, and only when it is given no plan
+linkage to draw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,16 +19,20 @@ import numpy as np
 from hetero.matrix import HeterogeneityMatrix
 from hetero.plan import GroupingPlan
 from hetero.plotting._common import (
+    DEFAULT_DPI,
+    check_dpi,
+    check_formats,
     groups_of,
     plan_tree,
     provenance_mask,
-    to_png,
+    save_figure,
 )
 from hetero.plotting.heatmaps import plot_clustermap, plot_heatmap
 from hetero.plotting.structure import plot_dendrogram, plot_graph, plot_spectrum
 
 __all__ = [
     "MEASUREMENT_FIGURES",
+    "is_directed",
     "linkage_method",
     "render_all",
     "render_measurement",
@@ -89,58 +96,116 @@ def _structure(
     return figures
 
 
-def render_all(matrix: HeterogeneityMatrix, plan: GroupingPlan | None = None) -> dict[str, bytes]:
-    """Render every figure of one matrix (and ``plan``) to PNG bytes, keyed by file name.
+def is_directed(matrix: HeterogeneityMatrix) -> bool:
+    """Whether ``matrix`` is a directed transfer matrix rather than distances: it has a
+    negative entry or is not symmetric (entries measured both ways that differ)."""
+    values = np.asarray(matrix.values, dtype=float)
+    finite = np.isfinite(values)
+    if np.any(values[finite] < 0):
+        return True
+    both = finite & finite.T
+    return bool(
+        np.any(
+            np.abs(values - values.T)[both]
+            > 1e-12 * max(1.0, np.abs(values[both]).max(initial=0.0))
+        )
+    )
 
-    ``heatmap.png`` and ``graph.png`` always; ``dendrogram.png``, ``clustermap.png`` and
-    ``spectrum.png`` for a complete matrix of two or more units. The tree is the plan's
-    linkage when it covers the matrix (coloured by the plan's groups), else an
-    average-linkage clustering of the matrix.
+
+def _save(
+    figures: Mapping[str, Any], names: Any, formats: tuple[str, ...], dpi: int
+) -> dict[str, bytes]:
+    """``{name.fmt: bytes}`` for each figure in ``names`` order, each format in turn."""
+    return {
+        f"{name}.{fmt}": save_figure(figures[name], fmt, dpi=dpi)
+        for name in names
+        if name in figures
+        for fmt in formats
+    }
+
+
+def render_all(
+    matrix: HeterogeneityMatrix,
+    plan: GroupingPlan | None = None,
+    *,
+    formats: str | Sequence[str] = "png",
+    dpi: int = DEFAULT_DPI,
+) -> dict[str, bytes]:
+    """Render every figure of one matrix (and ``plan``), keyed by file name.
+
+    ``heatmap`` and ``graph`` always; ``dendrogram``, ``clustermap`` and ``spectrum`` for
+    a complete matrix of two or more units; each as ``NAME.FORMAT`` for every format. The
+    tree is the plan's linkage when it covers the matrix (coloured by the plan's groups),
+    else an average-linkage clustering of the matrix.
+
+    A directed transfer matrix (:func:`is_directed`: negative or asymmetric entries, e.g.
+    ``modality_transfer.json``) gets its signed heatmap (diverging map centred at 0, the
+    entries flagged ``significant`` in its provenance framed and starred); the other
+    figures are drawn from its distances ``d = max(T_ij, 0) + max(T_ji, 0)``.
 
     Parameters
     ----------
     matrix : HeterogeneityMatrix
-        Distances (a signed matrix is drawn with a diverging colormap).
+        Distances or a directed transfer matrix.
     plan : GroupingPlan, optional
+    formats : str or sequence of str
+        ``png``, ``svg`` and/or ``pdf`` (default PNG).
+    dpi : int
+        Resolution of PNG files (and of raster parts of vector files).
 
     Returns
     -------
     dict of str -> bytes
     """
-    figures: dict[str, Any] = {
-        "heatmap": plot_heatmap(matrix, plan, italic=provenance_mask(matrix, "completed")),
-        "graph": plot_graph(matrix, plan),
-    }
-    if matrix.is_complete and matrix.n >= 2:
-        tree = plan_tree(matrix, plan)
+    formats = check_formats(formats)
+    dpi = check_dpi(dpi)
+    distance = matrix
+    if is_directed(matrix):
+        from hetero.distance import transfer_to_distance
+
+        heatmap = plot_heatmap(
+            matrix, plan, signed=True, boxed=provenance_mask(matrix, "significant")
+        )
+        distance = transfer_to_distance(matrix.copy(std=None, count=None))
+    else:
+        heatmap = plot_heatmap(matrix, plan, italic=provenance_mask(matrix, "completed"))
+    figures: dict[str, Any] = {"heatmap": heatmap, "graph": plot_graph(distance, plan)}
+    if distance.is_complete and distance.n >= 2:
+        tree = plan_tree(distance, plan)
         if tree is None:
             from hetero.grouping import cluster
 
-            _, Z = cluster(matrix, n_groups=1)
-            tree = (Z, list(matrix.labels))
-        figures.update(_structure(matrix, plan, tree, matrix.kind))
-    order = ("heatmap", "dendrogram", "clustermap", "spectrum", "graph")
-    return {f"{name}.png": to_png(figures[name]) for name in order if name in figures}
+            _, Z = cluster(distance, n_groups=1)
+            tree = (Z, list(distance.labels))
+        figures.update(_structure(distance, plan, tree, distance.kind))
+    return _save(
+        figures, ("heatmap", "dendrogram", "clustermap", "spectrum", "graph"), formats, dpi
+    )
 
 
 def render_measurement(
     levels: Mapping[str, tuple[HeterogeneityMatrix | None, HeterogeneityMatrix]],
     plan: GroupingPlan | None = None,
+    *,
+    formats: str | Sequence[str] = "png",
+    dpi: int = DEFAULT_DPI,
 ) -> dict[str, bytes]:
-    """Render the figure set of a measurement to PNG bytes, keyed by file name.
+    """Render the figure set of a measurement, keyed by file name.
 
-    Per level ``L`` (``modality``, ``interaction``):
+    Per level ``L`` (``modality``, ``interaction``), each as ``L_NAME.FORMAT``:
 
-    - ``L_heatmap.png``: distances ordered by plan group with the group boundaries;
-      completed entries (``completed`` in the distance matrix's provenance) in italics;
-    - ``L_transfer_heatmap.png`` (with a transfer matrix): the signed transfer T on a
-      diverging colormap centred at zero, in the same order, entries flagged
-      ``significant`` in its provenance boxed;
-    - ``L_dendrogram.png`` and ``L_clustermap.png`` (when the plan holds this level's
-      linkage): the plan's tree, coloured by the plan's groups, with its cut;
-    - ``L_graph.png``: units linked where they are closest, coloured by plan group;
-    - ``L_spectrum.png`` (complete distances): singular values, the rank reaching 90%
-      marked.
+    - ``L_heatmap``: distances d on a sequential map, ordered by plan group with the group
+      boundaries; completed entries (``completed`` in the distance matrix's provenance) in
+      italics;
+    - ``L_transfer_heatmap`` (with a transfer matrix): the signed transfer T on a
+      diverging colormap centred at zero with a labelled colour bar, in the same order;
+      entries flagged ``significant`` in its provenance (their interval excludes 0)
+      framed and starred;
+    - ``L_dendrogram`` and ``L_clustermap`` (when the plan holds this level's linkage):
+      the plan's tree, coloured by the plan's groups, with its cut;
+    - ``L_graph``: units placed by their distances, linked where they are closest,
+      coloured by plan group, with a legend;
+    - ``L_spectrum`` (complete distances): singular values, the rank reaching 90% marked.
 
     Nothing is clustered here: without the plan's linkage there is no dendrogram.
 
@@ -150,12 +215,18 @@ def render_measurement(
         Level name -> ``(transfer, distance)`` as ``hetero measure`` writes them
         (``L_transfer.json``, ``L.json``); the transfer may be None.
     plan : GroupingPlan, optional
+    formats : str or sequence of str
+        ``png``, ``svg`` and/or ``pdf`` (default PNG).
+    dpi : int
+        Resolution of PNG files (and of raster parts of vector files).
 
     Returns
     -------
     dict of str -> bytes
-        In :data:`MEASUREMENT_FIGURES` order within each level.
+        In :data:`MEASUREMENT_FIGURES` order within each level, formats in the order given.
     """
+    formats = check_formats(formats)
+    dpi = check_dpi(dpi)
     files: dict[str, bytes] = {}
     for level, (transfer, distance) in levels.items():
         figures: dict[str, Any] = {
@@ -177,7 +248,6 @@ def render_measurement(
             )
         figures["graph"] = plot_graph(distance, plan)
         figures.update(_structure(distance, plan, plan_tree(distance, plan), level))
-        for name in MEASUREMENT_FIGURES:
-            if name in figures:
-                files[f"{level}_{name}.png"] = to_png(figures[name])
+        saved = _save(figures, MEASUREMENT_FIGURES, formats, dpi)
+        files.update({f"{level}_{name}": data for name, data in saved.items()})
     return files

@@ -10,6 +10,7 @@ import numpy as np
 from hetero.matrix import HeterogeneityMatrix
 from hetero.plan import GroupingPlan
 from hetero.plotting._common import (
+    UNGROUPED,
     cut_height,
     draw_dendrogram,
     group_colours,
@@ -19,7 +20,13 @@ from hetero.plotting._common import (
     new_axes,
 )
 
-__all__ = ["plot_dendrogram", "plot_graph", "plot_spectrum"]
+__all__ = [
+    "graph_edges",
+    "layout_positions",
+    "plot_dendrogram",
+    "plot_graph",
+    "plot_spectrum",
+]
 
 
 def _cut_groups(Z: np.ndarray, labels: list[str], n_groups: int) -> list[list[str]]:
@@ -149,17 +156,105 @@ def plot_spectrum(
     return fig
 
 
+def _classical_mds(D: np.ndarray) -> np.ndarray:
+    """Classical (Torgerson) MDS of a symmetric distance matrix into 2-D, signs fixed so
+    that the largest coordinate of each axis is positive (deterministic)."""
+    n = len(D)
+    J = np.eye(n) - 1.0 / n
+    w, V = np.linalg.eigh(-0.5 * J @ (D**2) @ J)
+    top = np.argsort(w)[::-1][:2]
+    xy = V[:, top] * np.sqrt(np.clip(w[top], 0.0, None))
+    flip = np.sign(xy[np.argmax(np.abs(xy), axis=0), [0, 1]])
+    return xy * np.where(flip == 0, 1.0, flip)
+
+
+def _smacof(D: np.ndarray, xy: np.ndarray, n_iter: int = 200) -> np.ndarray:
+    """Metric MDS by stress majorization (Guttman transforms) from ``xy``."""
+    n = len(D)
+    for _ in range(n_iter):
+        dist = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            B = np.where(dist > 1e-12, -D / dist, 0.0)
+        np.fill_diagonal(B, 0.0)
+        np.fill_diagonal(B, -B.sum(axis=1))
+        new = B @ xy / n
+        if np.abs(new - xy).max() <= 1e-7 * max(1.0, float(np.abs(xy).max())):
+            return new
+        xy = new
+    return xy
+
+
+def layout_positions(matrix: HeterogeneityMatrix, graph: Any = None, seed: int = 0) -> np.ndarray:
+    """Node positions (n, 2) of :func:`plot_graph`.
+
+    A complete matrix of three or more units: metric MDS of ``d`` (classical MDS refined by
+    stress majorization; deterministic), with distances below a quarter of the median
+    off-diagonal distance raised to it, so that units that are nearly identical stay apart
+    on the page instead of hiding each other. Otherwise a seeded spring layout of
+    ``graph`` (the units without edges spread apart).
+    """
+    n = matrix.n
+    D = np.asarray(matrix.values, dtype=float)
+    if n >= 3 and matrix.is_complete:
+        D = np.abs(0.5 * (D + D.T))
+        off = D[~np.eye(n, dtype=bool)]
+        floor = 0.25 * float(np.median(off))
+        if floor > 0:
+            D = np.maximum(D, floor)
+            np.fill_diagonal(D, 0.0)
+            return _smacof(D, _classical_mds(D))
+    import networkx as nx
+
+    if graph is None:
+        graph = nx.Graph()
+        graph.add_nodes_from(matrix.labels)
+    pos = nx.spring_layout(graph, seed=seed)
+    return np.array([pos[label] for label in matrix.labels], dtype=float).reshape(n, 2)
+
+
+def graph_edges(
+    matrix: HeterogeneityMatrix, quantile: float = 0.25, neighbours: int = 3
+) -> tuple[list[tuple[int, int]], float | None]:
+    """The pairs ``(i, j)``, ``i < j``, that :func:`plot_graph` links, and the cutoff.
+
+    A pair is linked when its distance is at most the ``quantile`` of the observed
+    off-diagonal distances and one of the two is among the other's ``neighbours`` nearest
+    units: the graph shows each unit's closest company rather than every small distance
+    of a large matrix.
+    """
+    D = np.asarray(matrix.values, dtype=float)
+    n = matrix.n
+    off = matrix.observed & ~np.eye(n, dtype=bool)
+    if not off.any():
+        return [], None
+    cutoff = float(np.quantile(D[off], quantile))
+    ranked = np.where(off, D, np.inf)
+    near = np.zeros((n, n), dtype=bool)
+    for i in range(n):
+        order = np.argsort(ranked[i], kind="stable")[: max(0, neighbours)]
+        near[i, order] = np.isfinite(ranked[i, order])
+    near |= near.T
+    pairs = [
+        (int(i), int(j))
+        for i, j in zip(*np.nonzero(np.triu(off & near, 1)), strict=True)
+        if D[i, j] <= cutoff
+    ]
+    return pairs, cutoff
+
+
 def plot_graph(
     matrix: HeterogeneityMatrix,
     plan: GroupingPlan | None = None,
     *,
     quantile: float = 0.25,
+    neighbours: int = 3,
     ax: Any = None,
     seed: int = 0,
     title: str | None = None,
+    numbered: bool | None = None,
 ) -> Any:
-    """Graph of units: edges for distances at or below the ``quantile`` of the observed
-    off-diagonal distances, nodes coloured by plan group (spring layout, seeded).
+    """Graph of units placed by their distances, linked to their closest units, coloured by
+    plan group, with a legend.
 
     Parameters
     ----------
@@ -167,51 +262,100 @@ def plot_graph(
         Distances.
     plan : GroupingPlan, optional
         Colours the nodes by group (with a legend); units outside the plan are grey.
-    quantile : float
+    quantile, neighbours
+        Edges: see :func:`graph_edges`.
     ax : matplotlib Axes, optional
     seed : int
-        Seed of the spring layout.
+        Seed of the spring layout (incomplete matrices; see :func:`layout_positions`).
     title : str, optional
+    numbered : bool, optional
+        Write numbers beside the nodes and list ``number label`` in the legend, instead of
+        writing the labels beside the nodes (default: more than 12 units).
 
     Returns
     -------
     matplotlib.figure.Figure
+        Labels (or numbers) sit beside their node, pushed away from its nearest nodes on
+        the page, never over the node.
     """
     import networkx as nx
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
-    D = matrix.values
     n = matrix.n
-    off = matrix.observed & ~np.eye(n, dtype=bool)
+    labels = list(matrix.labels)
+    pairs, cutoff = graph_edges(matrix, quantile, neighbours)
     G = nx.Graph()
-    G.add_nodes_from(matrix.labels)
-    if off.any():
-        cutoff = float(np.quantile(D[off], quantile))
-        for i, j in zip(*np.nonzero(np.triu(off, 1)), strict=True):
-            if D[i, j] <= cutoff:
-                G.add_edge(matrix.labels[i], matrix.labels[j], weight=float(D[i, j]))
+    G.add_nodes_from(labels)
+    G.add_edges_from((labels[i], labels[j]) for i, j in pairs)
     groups = groups_of(matrix, plan)
-    colours = group_colours(matrix.labels, groups)
-    fig, ax = new_axes(ax, (7.0, 6.0))
-    # networkx only lays the graph out: its drawing functions go through pyplot, which
-    # would pick a global backend
-    pos = nx.spring_layout(G, seed=seed)
-    xy = np.array([pos[label] for label in matrix.labels]).reshape(n, 2)
-    ax.scatter(xy[:, 0], xy[:, 1], s=300, c=colours, zorder=2)
-    segments = [(pos[a], pos[b]) for a, b in G.edges]
-    ax.add_collection(LineCollection(segments, colors="0.6", linewidths=1.0, zorder=1))
-    for label, (x, y) in zip(matrix.labels, xy, strict=True):
-        # labels may reach past the axes; the saved image grows to hold them
-        ax.text(x, y, label, fontsize=7, ha="center", va="center", zorder=3, clip_on=False)
-    ax.margins(0.12)
+    colours = group_colours(labels, groups)
+    numbered = n > 12 if numbered is None else numbered
+    side = min(8.0, max(4.5, 0.15 * n + 4.0))  # grows with the number of units
+    own = ax is None
+    fig, ax = new_axes(ax, (side + 2.4 + (0.06 * max(map(len, labels)) if numbered else 0), side))
+    # networkx only lays out a graph without distances; its drawing goes through pyplot
+    xy = layout_positions(matrix, G, seed)
+    ax.scatter(xy[:, 0], xy[:, 1], s=140 if n <= 30 else 80, c=colours, zorder=2,
+               edgecolors="white", linewidths=0.8)  # fmt: skip
+    ax.add_collection(
+        LineCollection([(xy[i], xy[j]) for i, j in pairs], colors="0.6", linewidths=0.9, zorder=1)
+    )
+    span = float(np.ptp(xy, axis=0).max()) if n else 0.0
+    page = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(page, np.inf)
+    for k, (label, (x, y)) in enumerate(zip(labels, xy, strict=True)):
+        # beside the node, away from its nearest nodes on the page: it stays visible and
+        # its label points out of its cluster
+        close = np.argsort(page[k], kind="stable")[: min(3, n - 1)]
+        away = np.array([x, y]) - (xy[close].mean(axis=0) if len(close) else xy.mean(axis=0))
+        length = float(np.hypot(*away))
+        dx, dy = (away / length) if length > 1e-9 * max(span, 1e-300) else (0.0, 1.0)
+        ax.annotate(
+            str(k + 1) if numbered else label,
+            (x, y),
+            xytext=(8 * dx, 8 * dy),
+            textcoords="offset points",
+            ha="left" if dx > 0.38 else "right" if dx < -0.38 else "center",
+            va="bottom" if dy > 0.38 else "top" if dy < -0.38 else "center",
+            fontsize=7,
+            zorder=3,
+            annotation_clip=False,
+        )
+    if span > 0:
+        ax.set_xlim(xy[:, 0].min() - 0.12 * span, xy[:, 0].max() + 0.12 * span)
+        ax.set_ylim(xy[:, 1].min() - 0.12 * span, xy[:, 1].max() + 0.12 * span)
+    ax.set_aspect("equal", adjustable="box")  # the limits stay; the box follows them
+    handles = []
     if groups and len(groups) <= 20:
-        first = [matrix.labels.index(g[0]) for g in groups]
-        handles = [
-            Line2D([], [], ls="", marker="o", color=colours[i], label=f"group {g}")
+        first = [labels.index(g[0]) for g in groups]
+        handles += [
+            Line2D(
+                [], [], ls="", marker="o", color=colours[i], label=f"group {g} ({len(groups[g])})"
+            )
             for g, i in enumerate(first)
         ]
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        if UNGROUPED in colours:
+            handles.append(Line2D([], [], ls="", marker="o", color=UNGROUPED, label="no group"))
+    if pairs and cutoff is not None:
+        handles.append(
+            Line2D([], [], color="0.6", lw=0.9, label=f"d <= {cutoff:.3g}, {neighbours} nearest")
+        )
+    if numbered:
+        if handles:
+            handles.append(Line2D([], [], ls="", label=" "))  # a gap before the key
+        handles += [
+            Line2D([], [], ls="", marker="o", ms=4, color=colours[k], label=f"{k + 1}  {label}")
+            for k, label in enumerate(labels)
+        ]
+    if handles:
+        style = {"handles": handles, "frameon": False, "fontsize": 7,
+                 "ncols": 1 if len(handles) <= 40 else 2}  # fmt: skip
+        if own:  # beside everything the axes drew, its labels included (constrained layout)
+            fig.legend(loc="outside right upper", **style)
+        else:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), **style)
     ax.set_axis_off()
-    ax.set_title(title or f"units linked at distance <= {int(quantile * 100)}th percentile")
+    where = "metric MDS of d" if matrix.is_complete and n >= 3 else "spring layout"
+    ax.set_title(title or f"closest units linked (placed by {where})", fontsize=10)
     return fig

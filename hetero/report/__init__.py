@@ -24,7 +24,9 @@ Read from each training directory: ``metrics.json`` (per-task test metrics, para
 counts and groups).
 
 Written to ``OUT`` (default ``DIR``): ``report.html`` (figures embedded as base64
-``data:`` URIs, no external assets), ``report.md`` and ``report_figures/*.png``.
+``data:`` URIs, no external assets), ``report.md`` and ``report_figures/*.png``. A later
+``hetero measure`` into ``DIR`` marks the report in ``DIR`` stale (a banner at its top,
+:mod:`~hetero.report.stale`) until ``hetero report`` writes it again.
 
 Modules: :mod:`~hetero.report.model` (result types), :mod:`~hetero.report.reader` and
 :mod:`~hetero.report.training` (reading), :mod:`~hetero.report.blocks` and
@@ -40,6 +42,7 @@ from hetero.report.html import render_html
 from hetero.report.markdown import render_markdown
 from hetero.report.model import Figure, LevelReport, Report, ReportPaths, TrainRun
 from hetero.report.reader import build_report
+from hetero.report.stale import is_stale, mark_stale
 from hetero.report.training import read_train_dir
 from hetero.report.writer import write_report
 
@@ -50,6 +53,8 @@ __all__ = [
     "ReportPaths",
     "TrainRun",
     "build_report",
+    "is_stale",
+    "mark_stale",
     "read_train_dir",
     "render_figures",
     "render_html",

@@ -12,7 +12,10 @@ from collections.abc import Callable
 
 from hetero.report.model import Figure, LevelReport, Report
 
-__all__ = ["render_figures"]
+__all__ = ["REPORT_DPI", "render_figures"]
+
+#: Resolution of the report's figures (embedded in the page: sized for a screen).
+REPORT_DPI = 110
 
 
 def _captions(lev: LevelReport, method: str) -> dict[str, Callable[[], str]]:
@@ -36,7 +39,8 @@ def _captions(lev: LevelReport, method: str) -> dict[str, Callable[[], str]]:
             f"Directed {level} transfer T (rows: source, columns: target)"
             + (", in the same order" if grouped else "")
             + ": blue (negative) means the source helps the target, red that it hurts; "
-            f"boxed entries differ from zero significantly ({lev.interval_text})."
+            f"framed entries (starred where values are shown) differ from zero "
+            f"significantly ({lev.interval_text})."
         ),
         "dendrogram": lambda: (
             f"The plan's {method}-linkage tree of the {level} distances"
@@ -48,7 +52,8 @@ def _captions(lev: LevelReport, method: str) -> dict[str, Callable[[], str]]:
             "sides" + ("; the strips show the plan's groups." if grouped else ".")
         ),
         "graph": lambda: (
-            f"Units linked where their {level} distance is among the smallest quarter"
+            f"Units placed by their {level} distances (closer on the page: more alike) and "
+            "linked where their distance is among the smallest quarter"
             + (", coloured by plan group." if grouped else ".")
         ),
         "spectrum": lambda: (
@@ -63,7 +68,7 @@ def render_figures(report: Report) -> list[Figure]:
 
     Per level, as :func:`hetero.plotting.render_measurement` draws them: the distance
     heatmap with the plan's group boundaries, the signed transfer heatmap with the
-    significant entries boxed, the plan's dendrogram and clustermap, a graph of the closest
+    significant entries framed, the plan's dendrogram and clustermap, a graph of the closest
     units coloured by group and the singular-value spectrum of complete distances.
 
     Returns
@@ -83,7 +88,7 @@ def render_figures(report: Report) -> list[Figure]:
             prov = {**(transfer.provenance or {}), "significant": lev.significant.tolist()}
             transfer = transfer.copy(provenance=prov)
         levels[lev.level] = (transfer, lev.distance)
-    files = render_measurement(levels, report.plan)
+    files = render_measurement(levels, report.plan, dpi=REPORT_DPI)
     method = linkage_method(report.plan)
     captions = {lev.level: _captions(lev, method) for lev in report.levels}
     figures = []
@@ -91,4 +96,8 @@ def render_figures(report: Report) -> list[Figure]:
         stem = file_name.removesuffix(".png")
         level, suffix = stem.split("_", 1)
         figures.append(Figure(stem, captions[level][suffix](), png))
+    if report.compare is not None:
+        from hetero.report.compare import compare_figures
+
+        figures += compare_figures(report.compare, dpi=REPORT_DPI)
     return figures

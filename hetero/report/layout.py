@@ -119,7 +119,7 @@ def _summary_blocks(report: Report) -> list[Any]:
                 "-" if seeds_t is None else len(seeds_t),
                 "-" if seeds_b is None else len(seeds_b),
                 f"{lev.n_significant}/{lev.n_with_se}",
-                pct(s.get("converged_fraction")),
+                pct(_scratch_converged(s)),
                 fix(rt.get("spearman_d")) + f" ({fix(rt.get('spearman_d_full'))})" if rt else "-",
                 fix(rt.get("plan_ari")) if rt else "-",
                 fix(stab.get("mean_stability")) if stab else "-",
@@ -135,7 +135,7 @@ def _summary_blocks(report: Report) -> list[Any]:
                 "transfer seeds",
                 "baseline seeds",
                 "significant / with s.e.",
-                "runs converged before the epoch cap",
+                "scratch runs converged before the epoch cap",
                 "retest Spearman d (projected)",
                 "retest plan ARI",
                 "plan stability",
@@ -160,7 +160,12 @@ def _summary_blocks(report: Report) -> list[Any]:
             parts.append(f"{level}: {ktxt}")
         text = f"{runs['total']} runs in runs.sqlite ({'; '.join(parts)})"
         text += f", {secs(runs['wall_time'])} of training in total (all workers)"
-        if runs["converged_fraction"] is not None:
+        kinds = runs.get("converged_by_kind") or {}
+        if "scratch" in kinds:
+            text += f", {pct(kinds['scratch'])} of the scratch runs converged before the epoch cap"
+            if "transfer" in kinds:
+                text += f" (transfers: {pct(kinds['transfer'])}; short estimators cap them)"
+        elif runs["converged_fraction"] is not None:
             text += f", {pct(runs['converged_fraction'])} converged before the epoch cap"
         if run_stats:
             text += (
@@ -293,6 +298,16 @@ def _null_blocks(null: Any) -> list[Any]:
             "p-values (the null at least as large as observed).",
         ),
     ]
+
+
+def _scratch_converged(summary: Mapping[str, Any]) -> Any:
+    """Fraction of a level's scratch runs that stopped by patience (older measure.json
+    files without the split: the fraction over all runs)."""
+    conv = summary.get("convergence")
+    scratch = conv.get("scratch") if isinstance(conv, Mapping) else None
+    if isinstance(scratch, Mapping):
+        return scratch.get("fraction")
+    return summary.get("converged_fraction")
 
 
 def _spectrum_blocks(lev: LevelReport, figures: Mapping[str, Figure]) -> list[Any]:
@@ -557,6 +572,10 @@ def layout(report: Report, figures: Mapping[str, Figure]) -> list[Block]:
     for lev in report.levels:
         blocks += _level_blocks(report, lev, figures)
     blocks += _train_blocks(report)
+    if report.compare is not None:
+        from hetero.report.compare import compare_blocks
+
+        blocks += compare_blocks(report.compare, figures)
     prov = report.measure.get("provenance")
     if isinstance(prov, Mapping):
         facts = [f"{k} {prov[k]}" for k in ("hetero_version", "python", "numpy") if k in prov]

@@ -223,7 +223,8 @@ class Report:
         ``measure.json`` (empty when absent).
     runs : dict or None
         Counts from ``runs.sqlite``: ``{"by_level": {level: {kind: {status: n}}}, "total",
-        "ok", "failed", "wall_time", "converged_fraction"}``.
+        "ok", "failed", "wall_time", "converged_fraction", "converged_by_kind"}`` (the
+        fraction of finished runs that stopped by patience, over all runs and per kind).
     train : list of TrainRun
     reliable : bool or None
         Test-retest verdict of the modality matrix (None: unknown).
@@ -238,6 +239,8 @@ class Report:
         with controls.
     created : str
         UTC time the report was built.
+    compare : hetero.compare.CompareResult or None
+        A plan comparison (``hetero compare`` output) to report.
     """
 
     directory: Path
@@ -253,6 +256,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     controls: dict[str, Any] | None = None
     created: str = ""
+    compare: Any | None = None
 
     def level(self, name: str) -> LevelReport | None:
         for lev in self.levels:

@@ -183,6 +183,7 @@ def _runs_summary(directory: Path) -> dict[str, Any] | None:
     by_level: dict[str, dict[str, dict[str, int]]] = {}
     wall = 0.0
     converged = []
+    by_kind: dict[str, list[bool]] = {}
     for r in records:
         by_level.setdefault(r.level, {}).setdefault(r.kind, {})
         counts = by_level[r.level][r.kind]
@@ -190,6 +191,7 @@ def _runs_summary(directory: Path) -> dict[str, Any] | None:
         wall += float(r.wall_time or 0.0)
         if r.status == "ok" and r.converged is not None:
             converged.append(bool(r.converged))
+            by_kind.setdefault(r.kind, []).append(bool(r.converged))
     ok = sum(1 for r in records if r.status == "ok")
     return {
         "by_level": by_level,
@@ -198,6 +200,8 @@ def _runs_summary(directory: Path) -> dict[str, Any] | None:
         "failed": len(records) - ok,
         "wall_time": wall,
         "converged_fraction": float(np.mean(converged)) if converged else None,
+        # scratch runs train to convergence; short estimators cap transfers by design
+        "converged_by_kind": {k: float(np.mean(v)) for k, v in sorted(by_kind.items())},
     }
 
 
@@ -271,6 +275,7 @@ def build_report(
     train_dirs: Iterable[str | os.PathLike] = (),
     *,
     title: str | None = None,
+    compare_dir: str | os.PathLike | None = None,
 ) -> Report:
     """Read a measurement directory (and training directories) into a :class:`Report`.
 
@@ -282,6 +287,8 @@ def build_report(
         Output directories of ``hetero train`` (each with ``metrics.json``).
     title : str, optional
         Report title (default: from the suite name).
+    compare_dir : path-like, optional
+        Output directory of ``hetero compare`` (its ``compare.json``).
 
     Returns
     -------
@@ -332,6 +339,11 @@ def build_report(
                 source=directory / "controls.json",
             )
     train = [read_train_dir(p) for p in train_dirs]
+    compare = None
+    if compare_dir is not None:
+        from hetero.compare import read_compare
+
+        compare = read_compare(compare_dir)
     measured = set(levels[0].labels) if levels else set()
     for run in train:  # a model of another suite cannot be compared with this measurement
         if run.units and measured and run.units != measured:
@@ -341,6 +353,16 @@ def build_report(
                 f"({len(run.units)} vs {len(measured)}; e.g. {', '.join(other[:3])}); "
                 "expected a hetero train output of the same suite",
                 source=run.path,
+            )
+    if compare is not None and measured:  # the same check for a comparison
+        tasks = {label.split("/", 1)[0] for label in measured}
+        compared = {str(r["task"]) for r in compare.rows}
+        if compared and compared != tasks:
+            raise HeteroError(
+                f"--compare: the comparison trained other tasks than this measurement's "
+                f"({', '.join(sorted(compared ^ tasks)[:3])} differ); expected a hetero "
+                "compare output of the same suite",
+                source=compare_dir,
             )
     reliable, actionable, verdict = _verdict(levels, measure)
     notes = []
@@ -390,4 +412,5 @@ def build_report(
         notes=notes,
         controls=controls,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        compare=compare,
     )

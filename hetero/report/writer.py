@@ -25,6 +25,7 @@ def write_report(
     *,
     title: str | None = None,
     figures: bool = True,
+    compare_dir: str | os.PathLike | None = None,
 ) -> ReportPaths:
     """Build, render and write the report of a measurement directory.
 
@@ -42,12 +43,14 @@ def write_report(
     title : str, optional
     figures : bool
         Draw figures (False: tables only, no matplotlib needed).
+    compare_dir : path-like, optional
+        Output directory of ``hetero compare`` (a section with its table and figures).
 
     Returns
     -------
     ReportPaths
     """
-    report = build_report(directory, train_dirs, title=title)
+    report = build_report(directory, train_dirs, title=title, compare_dir=compare_dir)
     figs = render_figures(report) if figures else []
     page = render_html(report, figs)
     text = render_markdown(report, figs)
