@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job (`make demo`): measure heterogeneity on the built-in `mini` suite (real data
-# shipped in PyPI packages), train HighMMT with the resulting plan and with share-all, and
-# write a report.
+# shipped in PyPI packages), compare HighMMT trained with the resulting plan against
+# share-all, share-none and random plans (paired seeds), and write a report.
 #
 #   bash examples/demo.sh [OUT]        (default OUT: demo-out)
 #
@@ -10,18 +10,20 @@
 #                                              split-half re-test, controls (a relabelled
 #                                              twin and a label-shuffled copy of every
 #                                              task), default group counts)
-#   2. hetero train mini --plan OUT/measure/plan.json            -> OUT/train-grouped
-#      hetero train mini --plan OUT/share_all_plan.json          -> OUT/train-share-all
-#      (the same schedule: pre-training, then fine-tuning with every unit in one group;
-#      the two run side by side, one core each)
-#   3. hetero report OUT/measure --train ...                     -> OUT/measure/report.html
-# Re-running resumes the measurement from OUT/measure/runs.sqlite.
+#   2. hetero compare mini --plan measured=OUT/measure/plan.json --share-all --share-none
+#      --random 2 --seeds 3                                      -> OUT/compare
+#      (paired seeds: one pre-training per seed shared by the candidates that fine-tune,
+#      share-none = independent per-task models; candidates run side by side, one core each)
+#   3. hetero report OUT/measure --compare OUT/compare           -> OUT/measure/report.html
+# Re-running resumes the measurement from OUT/measure/runs.sqlite and the comparison from
+# OUT/compare.
 #
 # Environment overrides: HETERO (the hetero command), PYTHON, WORKERS (measure worker
 # processes, default: the number of cores), SEEDS (transfer seeds per entry), BASELINE_SEEDS
 # (seeds per baseline), UNIMODAL_GROUPS and CROSSMODAL_GROUPS (plan size), FRACTION
 # (measure this fraction of the ordered pairs and complete the rest), MAX_EPOCHS (probe
-# epoch cap), TRAIN_PRESET, PRETRAIN_EPOCHS, FINETUNE_EPOCHS.
+# epoch cap), TRAIN_PRESET, PRETRAIN_EPOCHS, FINETUNE_EPOCHS, COMPARE_SEEDS (paired seeds of
+# the comparison), RANDOM_PLANS.
 set -euo pipefail
 
 OUT=${1:-demo-out}
@@ -49,6 +51,8 @@ MAX_EPOCHS=${MAX_EPOCHS:-}
 TRAIN_PRESET=${TRAIN_PRESET:-small}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-4}
 FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-4}
+COMPARE_SEEDS=${COMPARE_SEEDS:-3}
+RANDOM_PLANS=${RANDOM_PLANS:-2}
 
 mkdir -p "$OUT"
 TIMINGS="$OUT/timings.txt"
@@ -87,47 +91,12 @@ if [[ ! -f "$OUT/measure/plan.json" ]]; then
     exit 2
 fi
 
-# share-all: the same two-stage schedule with every unit (and interaction unit) in one group
-"$PYTHON" - "$SUITE_FILE" "$OUT/share_all_plan.json" <<'PY'
-import sys
+stage "2 compare plans" "$HETERO" compare "$SUITE_FILE" --plan "measured=$OUT/measure/plan.json" \
+    --share-all --share-none --random "$RANDOM_PLANS" --seeds "$COMPARE_SEEDS" \
+    --preset "$TRAIN_PRESET" --pretrain-epochs "$PRETRAIN_EPOCHS" \
+    --finetune-epochs "$FINETUNE_EPOCHS" --workers "$WORKERS" -o "$OUT/compare"
 
-from hetero.datasets import get_suite
-from hetero.plan import GroupingPlan
-
-GroupingPlan.share_all(get_suite(sys.argv[1])).write(sys.argv[2])
-PY
-
-train_args=("$SUITE_FILE" --preset "$TRAIN_PRESET" --pretrain-epochs "$PRETRAIN_EPOCHS"
-    --finetune-epochs "$FINETUNE_EPOCHS" --seed 0 --quiet)
-train() {  # train NAME PLAN: one `hetero train` run, its log in OUT/NAME.log
-    local name=$1 plan=$2 t0=$SECONDS
-    if "$HETERO" train "${train_args[@]}" --plan "$plan" -o "$OUT/$name" >"$OUT/$name.log" 2>&1
-    then
-        printf '%-28s %5d s\n' "  $name" "$((SECONDS - t0))" >>"$TIMINGS"
-    else
-        echo "error: hetero train ($name) failed; last lines of $OUT/$name.log:" >&2
-        tail -n 5 "$OUT/$name.log" >&2
-        return 1
-    fi
-}
-train_both() {
-    if ((WORKERS >= 2)); then  # one thread each, side by side
-        OMP_NUM_THREADS=$((WORKERS / 2)) train train-grouped "$OUT/measure/plan.json" &
-        local grouped=$!
-        OMP_NUM_THREADS=$((WORKERS / 2)) train train-share-all "$OUT/share_all_plan.json" &
-        local share=$!
-        local rc=0
-        wait "$grouped" || rc=1
-        wait "$share" || rc=1
-        return "$rc"
-    fi
-    train train-grouped "$OUT/measure/plan.json"
-    train train-share-all "$OUT/share_all_plan.json"
-}
-stage "2 train grouped + share-all" train_both
-
-stage "3 report" "$HETERO" report "$OUT/measure" \
-    --train "$OUT/train-grouped" --train "$OUT/train-share-all"
+stage "3 report" "$HETERO" report "$OUT/measure" --compare "$OUT/compare"
 
 printf '%-28s %5d s\n' "total" "$((SECONDS - START))" | tee -a "$TIMINGS" >&2
 cat <<EOF
@@ -138,7 +107,7 @@ Done. Outputs in $OUT:
   $OUT/measure/*.json            matrices, metric checks, plan, summary (measure.json)
   $OUT/measure/figures/          heatmaps, dendrograms, spectra
   $OUT/measure/runs.sqlite       every run (hetero runs $OUT/measure)
-  $OUT/train-grouped/            HighMMT trained with the measured plan (metrics.json, weights)
-  $OUT/train-share-all/          the share-all baseline
+  $OUT/compare/                  the plan against share-all, share-none and random plans
+                                 (compare.json, compare.csv, figures/; hetero compare)
   $OUT/timings.txt               seconds per stage
 EOF

@@ -1,4 +1,5 @@
-"""``hetero train``: two-stage HighMMT training from the command line.
+"""``hetero train`` (two-stage HighMMT training) and ``hetero compare`` (plans trained with
+paired seeds) from the command line.
 
 Registered into the ``hetero`` CLI through the ``hetero.cli`` entry point. torch is
 imported inside the command only, so ``hetero --help`` stays fast.
@@ -22,7 +23,7 @@ import typer
 from hetero.cli._common import add_command
 from hetero.errors import HeteroError
 
-__all__ = ["load_plan_file", "load_suite_arg", "register", "train_command"]
+__all__ = ["compare_command", "load_plan_file", "load_suite_arg", "register", "train_command"]
 
 
 def load_suite_arg(value: str, *, trust_pickle: bool = False):
@@ -228,6 +229,259 @@ def train_command(
         torch.distributed.destroy_process_group()
 
 
+def _parse_plan_option(value: str, suite) -> tuple[str, Any]:
+    """``NAME=plan.json`` (or a bare path, named after its file) -> (name, plan)."""
+    name, sep, path = value.partition("=")
+    if not sep:
+        name, path = Path(value).stem, value
+    if not name or not path:
+        raise HeteroError(f"--plan {value!r}: expected NAME=plan.json or plan.json")
+    return name, load_plan_file(path, suite)
+
+
+def compare_command(
+    suite: Annotated[
+        str, typer.Argument(help="Suite YAML file (or a built-in suite name).", metavar="SUITE")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--out",
+            help="Output directory; it keeps checkpoints and finished runs, so running the "
+            "same command again resumes.",
+            metavar="DIR",
+        ),
+    ],
+    plan: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plan",
+            help="A candidate plan, NAME=plan.json (repeatable; the first is the reference).",
+            metavar="NAME=PLAN",
+        ),
+    ] = None,
+    share_all: Annotated[
+        bool, typer.Option("--share-all", help="Add share-all (one group per kind).")
+    ] = False,
+    share_none: Annotated[
+        bool,
+        typer.Option("--share-none", help="Add share-none: independent per-task models."),
+    ] = False,
+    share_none_finetuned: Annotated[
+        bool,
+        typer.Option(
+            "--share-none-finetuned",
+            help="Add every unit in its own group, fine-tuned from the shared pre-training.",
+        ),
+    ] = False,
+    ablations: Annotated[
+        bool,
+        typer.Option(
+            "--ablations",
+            help="Add the paper's Table 5 sharing ablations: share-unimodal-only and "
+            "share-crossmodal-only.",
+        ),
+    ] = False,
+    random: Annotated[
+        int,
+        typer.Option(
+            "--random",
+            min=0,
+            metavar="N",
+            help="Add N random plans with the reference plan's group sizes.",
+        ),
+    ] = 0,
+    random_seed: Annotated[
+        int, typer.Option("--random-seed", metavar="SEED", help="Seed of the random plans.")
+    ] = 0,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference", metavar="NAME", help="Candidate to compare with (default: the first)."
+        ),
+    ] = None,
+    seeds: Annotated[
+        str,
+        typer.Option(
+            "--seeds",
+            metavar="N|AUTO",
+            help="Paired seeds: a number, or auto (add seeds until every difference is resolved).",
+        ),
+    ] = "3",
+    min_seeds: Annotated[
+        int, typer.Option("--min-seeds", min=2, metavar="N", help="First seeds of --seeds auto.")
+    ] = 3,
+    max_seeds: Annotated[
+        int, typer.Option("--max-seeds", min=2, metavar="N", help="Most seeds of --seeds auto.")
+    ] = 10,
+    resolution: Annotated[
+        float,
+        typer.Option(
+            "--resolution",
+            metavar="W",
+            help="A difference is resolved when its 95% interval excludes 0 or its half-width "
+            "is at most W.",
+        ),
+    ] = 0.01,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit", metavar="SECONDS", help="Add no seed after this long (--seeds auto)."
+        ),
+    ] = None,
+    first_seed: Annotated[
+        int, typer.Option("--first-seed", metavar="SEED", help="Seeds start here.")
+    ] = 0,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset", help="Model preset (HighMMT: small, medium, large).", metavar="NAME"
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="Registered model name.", metavar="NAME")
+    ] = "highmmt",
+    pretrain_epochs: Annotated[
+        int, typer.Option("--pretrain-epochs", min=0, metavar="N", help="Shared pre-training.")
+    ] = 10,
+    finetune_epochs: Annotated[
+        int,
+        typer.Option("--finetune-epochs", min=0, metavar="N", help="Fine-tuning per candidate."),
+    ] = 10,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=2, metavar="N", help="Samples per batch.")
+    ] = 32,
+    lr: Annotated[float, typer.Option("--lr", metavar="LR", help="Learning rate (Adam).")] = 8e-4,
+    weight_decay: Annotated[
+        float, typer.Option("--weight-decay", metavar="WD", help="Weight decay.")
+    ] = 0.0,
+    patience: Annotated[
+        int | None,
+        typer.Option("--patience", help="Early-stopping patience of every stage.", metavar="N"),
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="auto, cpu or cuda.", metavar="DEVICE")
+    ] = "auto",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            metavar="N",
+            help="Train this many candidates side by side (processes, one thread each).",
+        ),
+    ] = 1,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
+        ),
+    ] = False,
+) -> None:
+    """Train plans, share-all, share-none and random plans with paired seeds; compare them."""
+    from hetero._io import atomic_write_bytes, check_output_dir
+    from hetero.compare import Candidate, ablation_plans, random_plans_like, validate_names
+    from hetero.compare.figures import forest_figure, score_parameters_figure
+    from hetero.plan import GroupingPlan
+    from hetero.plotting._common import to_png
+    from hetero_models.compare import CompareConfig, compare_plans
+
+    if seeds != "auto":
+        try:
+            n_seeds: int | str = int(seeds)
+        except ValueError:
+            raise HeteroError(f"--seeds: expected a number or 'auto', got {seeds!r}") from None
+        if int(n_seeds) < 1:
+            raise HeteroError(f"--seeds: expected at least 1, got {seeds}")
+    else:
+        n_seeds = "auto"
+    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle)
+    candidates = [
+        Candidate(name, "plan", p)
+        for name, p in (_parse_plan_option(v, the_suite) for v in plan or [])
+    ]
+    if share_all:
+        candidates.append(Candidate("share-all", "share_all", GroupingPlan.share_all(the_suite)))
+    if share_none:
+        candidates.append(Candidate("share-none", "share_none"))
+    if share_none_finetuned:
+        candidates.append(
+            Candidate(
+                "share-none-finetuned", "share_none_finetuned", GroupingPlan.share_none(the_suite)
+            )
+        )
+    if ablations:
+        candidates += [
+            Candidate(name, "ablation", p) for name, p in ablation_plans(the_suite).items()
+        ]
+    if random:
+        planned = [c for c in candidates if c.kind == "plan"]
+        if not planned:
+            raise HeteroError("--random: needs a --plan whose group sizes the random plans copy")
+        ref = next((c for c in planned if c.name == reference), planned[0])
+        candidates += [
+            Candidate(f"random-{i + 1}", "random", p)
+            for i, p in enumerate(random_plans_like(ref.plan, random, seed=random_seed))
+        ]
+    validate_names(candidates)
+    if len(candidates) < 2:
+        raise HeteroError(
+            "nothing to compare: give at least two candidates (--plan, --share-all, "
+            "--share-none, --share-none-finetuned, --random)"
+        )
+    hparams = {} if preset is None else {"preset": preset}
+    if hparams and not _accepts_keyword(model, "preset"):
+        raise HeteroError(f"--preset: model {model!r} takes no preset")
+    check_output_dir(output, create=True)
+    config = CompareConfig(
+        model=model,
+        hparams=hparams,
+        pretrain_epochs=pretrain_epochs,
+        finetune_epochs=finetune_epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+    )
+    result = compare_plans(
+        the_suite,
+        candidates,
+        reference=reference,
+        seeds=n_seeds,
+        min_seeds=min_seeds,
+        max_seeds=max_seeds,
+        resolution=resolution,
+        time_limit=time_limit,
+        first_seed=first_seed,
+        config=config,
+        store=output,
+        device=device,
+        workers=workers,
+        on_event=None if quiet else (lambda line: typer.echo(line, err=True)),
+    )
+    result.write(output)
+    figures = output / "figures"
+    figures.mkdir(exist_ok=True)
+    atomic_write_bytes(figures / "forest.png", to_png(forest_figure(result)))
+    atomic_write_bytes(figures / "score_parameters.png", to_png(score_parameters_figure(result)))
+    typer.echo(result.table())
+    for line in result.verdicts().values():
+        typer.echo(line)
+    rank = result.reference_rank()
+    if rank:
+        typer.echo(
+            f"{result.reference} ranks {rank['rank']} of {rank['of']} among the random plans"
+            " (1 = best)"
+        )
+    typer.echo(f"stopped: {result.stop_reason}")
+    typer.echo(f"wrote {output}/compare.json, compare.csv, figures/")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``hetero train`` to the ``hetero`` CLI."""
+    """Add ``hetero train`` and ``hetero compare`` to the ``hetero`` CLI."""
     add_command(app, "train", train_command)
+    add_command(app, "compare", compare_command)
+    __import__("hetero_models.analysis.cli", fromlist=["register"]).register(app)  # analyze

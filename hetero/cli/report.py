@@ -1,4 +1,5 @@
-"""``hetero report``: an HTML + Markdown report of a measurement (and training runs)."""
+"""``hetero report``: an HTML + Markdown report of a measurement (and training runs, a plan
+comparison)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ def report_cmd(
             metavar="DIR",
         ),
     ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option("--compare", help="Output directory of `hetero compare`.", metavar="DIR"),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -39,7 +44,9 @@ def report_cmd(
     """Write DIR/report.html (self-contained) and report.md with its figures."""
     from hetero.report import write_report
 
-    paths = write_report(directory, train or [], out, title=title, figures=figures)
+    paths = write_report(
+        directory, train or [], out, title=title, figures=figures, compare_dir=compare
+    )
     if not quiet:
         typer.echo(f"wrote {paths.html}")
         typer.echo(f"wrote {paths.markdown} ({len(paths.figures)} figures)")

@@ -1,0 +1,139 @@
+"""Statistics of a plan comparison: per-seed rows -> paired differences, intervals, verdicts.
+
+A comparison trains every candidate (a grouping plan, share-all, share-none, random plans)
+with the same seeds. Seed ``s`` fixes what the candidates share: the initial weights, the
+pre-training checkpoint and the batch order, so the difference between two candidates is
+taken seed by seed (a paired design) and its interval is a t interval on the per-seed
+differences with ``n_seeds - 1`` degrees of freedom.
+
+The score of one trained model is the average over tasks of each task's test metric,
+with lower-is-better metrics negated (every task in the built-in suites is scored by a
+higher-is-better metric, where this is the plain average).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hetero.measure.estimators import CONFIDENCE, t_half_width
+
+__all__ = [
+    "Interval",
+    "candidate_scores",
+    "mean_interval",
+    "paired_difference",
+    "rank_among",
+    "resolved",
+    "verdict",
+]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its t interval over ``n`` seeds (``lo``/``hi`` infinite when n < 2)."""
+
+    mean: float
+    lo: float
+    hi: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        return 0.5 * (self.hi - self.lo)
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        return {"mean": num(self.mean), "lo": num(self.lo), "hi": num(self.hi), "n": self.n}
+
+    def __str__(self) -> str:
+        if self.n < 2:
+            return f"{self.mean:.3f} (1 seed, no interval)"
+        return f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
+
+
+def mean_interval(values: Sequence[float], level: float = CONFIDENCE) -> Interval:
+    """Mean of ``values`` with its t interval (``n - 1`` degrees of freedom)."""
+    a = np.asarray(values, dtype=float)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return Interval(math.nan, -math.inf, math.inf, 0)
+    mean = float(a.mean())
+    if a.size < 2:
+        return Interval(mean, -math.inf, math.inf, int(a.size))
+    se = float(a.std(ddof=1) / math.sqrt(a.size))
+    half = float(t_half_width(np.array(se), np.array(a.size - 1.0), level))
+    return Interval(mean, mean - half, mean + half, int(a.size))
+
+
+def candidate_scores(
+    rows: Iterable[Mapping[str, Any]],
+) -> dict[str, dict[int, float]]:
+    """``{candidate: {seed: score}}``: the signed average of the task metrics of each
+    (candidate, seed) whose every task has a finite metric.
+
+    Rows carry ``candidate``, ``seed``, ``task``, ``value`` and ``higher_is_better``.
+    """
+    per: dict[tuple[str, int], dict[str, float]] = {}
+    for r in rows:
+        v = float(r["value"])
+        signed = v if r.get("higher_is_better", True) else -v
+        per.setdefault((str(r["candidate"]), int(r["seed"])), {})[str(r["task"])] = signed
+    tasks = {t for values in per.values() for t in values}
+    out: dict[str, dict[int, float]] = {}
+    for (name, seed), values in sorted(per.items()):
+        if set(values) == tasks and all(math.isfinite(x) for x in values.values()):
+            out.setdefault(name, {})[seed] = float(np.mean(list(values.values())))
+    return out
+
+
+def paired_difference(
+    a: Mapping[int, float], b: Mapping[int, float], level: float = CONFIDENCE
+) -> Interval:
+    """Mean of ``a[s] - b[s]`` over the seeds both have, with its paired t interval."""
+    seeds = sorted(set(a) & set(b))
+    return mean_interval([a[s] - b[s] for s in seeds], level)
+
+
+def resolved(diff: Interval, resolution: float) -> bool:
+    """Whether a difference is settled: its interval excludes 0, or it is no wider than
+    ``resolution`` on either side (at least 2 seeds either way)."""
+    if diff.n < 2:
+        return False
+    return diff.lo > 0 or diff.hi < 0 or diff.half_width <= resolution
+
+
+def verdict(subject: str, other: str, diff: Interval, resolution: float | None = None) -> str:
+    """A sentence worded by the interval of ``subject - other``.
+
+    "P beats Q by 0.021 [0.008, 0.034]", "P is worse than Q by ...", "no difference larger
+    than 0.012 between P and Q" (the interval inside +-resolution), or "inconclusive".
+    """
+    if diff.n < 2:
+        return f"{subject} vs {other}: inconclusive (1 seed, no interval)"
+    if diff.lo > 0:
+        return f"{subject} beats {other} by {diff.mean:.3f} [{diff.lo:.3f}, {diff.hi:.3f}]"
+    if diff.hi < 0:
+        return (
+            f"{subject} is worse than {other} by {-diff.mean:.3f} [{-diff.hi:.3f}, {-diff.lo:.3f}]"
+        )
+    bound = max(abs(diff.lo), abs(diff.hi))
+    if resolution is not None and bound <= resolution:
+        return f"no difference larger than {bound:.3f} between {subject} and {other}"
+    return (
+        f"{subject} vs {other}: inconclusive (underpowered): {diff.mean:+.3f} "
+        f"[{diff.lo:+.3f}, {diff.hi:+.3f}], {diff.n} seeds"
+    )
+
+
+def rank_among(value: float, others: Sequence[float], *, higher_is_better: bool = True) -> int:
+    """1-based rank of ``value`` among ``others`` (1 = better than all; ties count against)."""
+    arr = np.asarray(others, dtype=float)
+    better = arr >= value if higher_is_better else arr <= value
+    return int(better.sum()) + 1
