@@ -34,6 +34,13 @@ _EXPORTS: dict[str, str] = {
     "few_shot_weights": "hetero_models.trainer",
     "multitask_schedule": "hetero_models.trainer",
     "train_two_stage": "hetero_models.trainer",
+    "AnalysisResult": "hetero_models.analysis.common",
+    "read_result": "hetero_models.analysis.common",
+    "parameter_overlap": "hetero_models.analysis.overlap",
+    "interference": "hetero_models.analysis.interfere",
+    "few_shot": "hetero_models.analysis.fewshot",
+    "transfer": "hetero_models.analysis.heldout",
+    "render_section": "hetero_models.analysis.report",
 }
 
 __all__ = sorted(_EXPORTS)

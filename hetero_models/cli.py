@@ -481,7 +481,9 @@ def compare_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``hetero train`` and ``hetero compare`` to the ``hetero`` CLI."""
+    """Add ``hetero train``, ``hetero compare`` and ``hetero analyze`` to the ``hetero`` CLI."""
+    from hetero_models.analysis.cli import register as register_analyze
+
     add_command(app, "train", train_command)
     add_command(app, "compare", compare_command)
-    __import__("hetero_models.analysis.cli", fromlist=["register"]).register(app)  # analyze
+    register_analyze(app)
