@@ -43,6 +43,13 @@ a foreign source, so the two terms of ``T`` start alike. (Drawn from ``seed`` it
 self-transfer would get back the very projection its body was trained from, a head start:
 on mfeat/fourier 0.746 at epoch 7 against 0.785 at epoch 21 with another draw and batch
 order.)
+
+``mode="ridge"`` and ``mode="logme"`` (:data:`hetero.measure.closed_form.CLOSED_FORM_MODES`,
+the ``ridge`` and ``logme`` estimators) train nothing: the source's encoder (body and input
+part, imported as in ``mode="frozen"``) computes :meth:`HighMMTProbe.features` of the
+target's train and validation inputs, and a closed-form probe on them gives the score
+(:func:`hetero.measure.closed_form.closed_form_score`): no epoch cap, learning rate or batch
+order, so both terms of ``T`` are fitted exactly alike.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ import torch
 from hetero.errors import LearnerError
 from hetero.learners.base import FitResult, Learner, TransferState
 from hetero.learners.reference import FRESH_SEED_OFFSET, FROZEN_FRESH, FROZEN_MODES
+from hetero.measure.closed_form import CLOSED_FORM_MODES, closed_form_score, target_matrix
 from hetero_models.highmmt import HighMMT
 from hetero_models.inputs import ModalitySpec, ModelSpec, TaskSpec
 from hetero_models.trainer import (
@@ -247,8 +255,80 @@ class HighMMTProbe(Learner):
     # ------------------------------------------------------------------ protocol
     @staticmethod
     def check_mode(mode: str) -> str:
-        """The base modes plus :data:`~hetero.learners.reference.FROZEN_FRESH`."""
-        return mode if mode == FROZEN_FRESH else Learner.check_mode(mode)
+        """The base modes plus :data:`~hetero.learners.reference.FROZEN_FRESH` and the
+        closed-form modes (:data:`hetero.measure.closed_form.CLOSED_FORM_MODES`)."""
+        if mode == FROZEN_FRESH or mode in CLOSED_FORM_MODES:
+            return mode
+        return Learner.check_mode(mode)
+
+    # ------------------------------------------------------------------ public helpers
+    def new_model(self, task, unit, seed: int = 0) -> HighMMT:
+        """An untrained probe model of ``unit`` initialised from ``seed`` (exactly as a
+        scratch :meth:`fit` builds it), with its input statistics fitted on ``task``'s
+        train split; on the CPU."""
+        with seeded_init(int(seed)):
+            model = HighMMT(self._spec(task, unit), **self._hparams())
+        model.standardizer.fit_task(task)
+        return model
+
+    def unit_tensors(
+        self, task, unit, split: str, device: str | torch.device = "cpu"
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Raw inputs (per modality) and targets of ``split`` as tensors on ``device``."""
+        return self._data(task, unit, split, torch.device(device))
+
+    @staticmethod
+    @torch.no_grad()
+    def features(model: HighMMT, task_name: str, x: dict[str, torch.Tensor]) -> np.ndarray:
+        """The representation the head reads (the encoder's last latent vector; the
+        crossmodal outputs for an interaction unit), in evaluation mode, as numpy."""
+        was = model.training
+        model.eval()
+        try:
+            n = int(next(iter(x.values())).shape[0])
+            parts = [
+                model.fuse(model.encode({task_name: {k: v[i : i + 512] for k, v in x.items()}}))[
+                    task_name
+                ]
+                for i in range(0, n, 512)
+            ]
+        finally:
+            model.train(was)
+        return torch.cat(parts).float().cpu().numpy().astype(np.float64)
+
+    def _fit_closed_form(self, task, unit, seed: int, init_state: TransferState, mode: str):
+        """Closed-form probe (``ridge`` / ``logme``) on the frozen source encoder's features
+        of the target's inputs: the body and the input part are taken from the source as
+        in ``mode="frozen"`` (aligned when widths differ); nothing is trained."""
+        with seeded_init(int(seed)):
+            model = HighMMT(self._spec(task, unit), **self._hparams())
+        self._import(model, init_state, "frozen", keep_head=False)
+        model.standardizer.fit_task(task)
+        device = resolve_device(self.device)
+        model.to(device)
+        x_tr, y_tr = self._data(task, unit, "train", device)
+        x_va, y_va = self._data(task, unit, "val", device)
+        n_out = int(task.n_outputs)
+        score, info = closed_form_score(
+            mode,
+            self.features(model, task.name, x_tr),
+            target_matrix(y_tr.cpu().numpy(), task.loss, n_out),
+            self.features(model, task.name, x_va),
+            target_matrix(y_va.cpu().numpy(), task.loss, n_out),
+        )
+        self.model_ = model
+        self.task_ = task.name
+        self.closed_form_ = mode
+        return FitResult(
+            val_loss=score,
+            val_metric=float("nan"),
+            curve=[score],
+            epochs=1,
+            best_epoch=1,
+            converged=True,
+            state=None,
+            info={**info, "closed_form": mode},
+        )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -267,8 +347,12 @@ class HighMMTProbe(Learner):
         return_state: bool = False,
     ) -> FitResult:
         self.check_fit(task, unit, mode, init_state)
-        if mode == FROZEN_FRESH and init_state is None:
+        if (mode == FROZEN_FRESH or mode in CLOSED_FORM_MODES) and init_state is None:
             raise LearnerError(f"mode={mode!r} needs an init_state (the body to freeze)")
+        if mode in CLOSED_FORM_MODES:
+            if return_state:
+                raise LearnerError(f"mode={mode!r} trains nothing: there is no state to return")
+            return self._fit_closed_form(task, unit, seed, init_state, mode)
         device = resolve_device(self.device)
         cap = int(self.max_epochs if max_epochs is None else max_epochs)
         if cap < 1:
@@ -342,6 +426,7 @@ class HighMMTProbe(Learner):
         model.load_state_dict(best[2])
         self.model_ = model
         self.task_ = task.name
+        self.closed_form_ = None
         val_loss, val_metric = self._loss_on(model, task, x_va, y_va)
         return FitResult(
             val_loss=val_loss,
@@ -369,6 +454,11 @@ class HighMMTProbe(Learner):
 
     def evaluate(self, task, unit, split: str = "val") -> tuple[float, float]:
         self._check_fitted()
+        if getattr(self, "closed_form_", None):
+            raise LearnerError(
+                f"a {self.closed_form_} fit trains no head to evaluate; its score is the "
+                "fit's val_loss"
+            )
         device = next(self.model_.parameters()).device
         x, y = self._data(task, unit, split, device)
         return self._loss_on(self.model_, task, x, y)

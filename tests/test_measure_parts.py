@@ -110,13 +110,15 @@ def test_store_errors(tmp_path):
 
 # -- estimators ------------------------------------------------------------------------------
 def test_estimators_registry_and_default():
-    assert set(ESTIMATORS) == {"finetune", "budgeted", "frozen", "frozen_fresh", "frozen_short"}
+    assert set(ESTIMATORS) == {
+        *("finetune", "budgeted", "frozen", "frozen_fresh", "frozen_short", "ridge", "logme")
+    }
     assert DEFAULT_ESTIMATOR in ESTIMATORS
     assert get_estimator("budgeted", budget_epochs=3).budget_epochs == 3
     with pytest.raises(
         HeteroError,
         match=r"unknown estimator 'x' \(valid: budgeted, finetune, frozen, frozen_fresh, "
-        r"frozen_short\)",
+        r"frozen_short, logme, ridge\)",
     ):
         get_estimator("x")
     with pytest.raises(HeteroError, match="did you mean 'frozen_short'"):

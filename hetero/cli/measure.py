@@ -146,6 +146,7 @@ def _summary_table(result: Any) -> None:
     )
     console.print(f"learner: {s['learner']}   estimator: {s['estimator']['name']}")
     console.print(f"reliability: {s['reliability']}")
+    console.print(f"validity: {s['validity']}")
     gate = s.get("quality_gate") or {}
     if gate.get("failed"):
         units = ", ".join(sorted({f["unit"] for f in gate["failed"]}))
@@ -197,9 +198,9 @@ def measure_cmd(
         str | None,
         typer.Option(
             "--estimator",
-            help="finetune | budgeted | frozen | frozen_short | frozen_fresh (default: "
-            "frozen_short, the most reliable; frozen_fresh, like-for-like, passes more "
-            "controls: docs/concepts.md).",
+            help="finetune | budgeted | frozen | frozen_short | frozen_fresh | ridge | logme "
+            "(default: frozen_short, the most reliable; logme and ridge, closed-form probes "
+            "(HighMMT probe only), pass the most controls: docs/concepts.md).",
             metavar="NAME",
         ),
     ] = None,

@@ -33,6 +33,16 @@ against a baseline on ``j``. Estimators differ in the transfer run and the basel
     of the baseline. The learner must accept the mode (the reference learner and the
     HighMMT probe do; others refuse it with a LearnerError). Measured against the others
     with the product's controls in docs/concepts.md (Estimators).
+``ridge`` (closed-form probe, :mod:`hetero.measure.closed_form`)
+    Transfer: the source's frozen encoder (body and input part, as ``frozen``) computes
+    features of the target's inputs; a ridge regression of the targets on them, with its
+    penalty chosen by exact leave-one-out on the training split, is scored by the
+    validation relative squared error. Baseline: the same on the target's own encoder. No
+    SGD, so no epoch cap, learning rate or batch order: only the bodies' seeds add noise.
+    Needs a learner that accepts mode ``"ridge"`` (the HighMMT probe).
+``logme`` (closed-form evidence)
+    As ``ridge``, scored by the negated LogME evidence (maximum log marginal likelihood of
+    Bayesian linear regression on the training features, per sample and target column).
 
 Every entry combines ``n_t`` transfer seeds with ``n_b >= n_t`` baseline seeds (the
 baseline is shared by a whole column, so it gets more seeds) paired by seed: transfer seed
@@ -62,6 +72,7 @@ __all__ = [
     "CONFIDENCE",
     "DEFAULT_ESTIMATOR",
     "ESTIMATORS",
+    "VALIDITY_STATEMENT",
     "Estimator",
     "TransferEstimate",
     "estimate_transfer",
@@ -82,7 +93,7 @@ class Estimator:
     ----------
     name : str
         Registry name.
-    transfer_mode : {"finetune", "frozen", "frozen_fresh"}
+    transfer_mode : {"finetune", "frozen", "frozen_fresh", "ridge", "logme"}
         ``mode`` passed to :meth:`Learner.fit` for transfer runs.
     baseline : {"scratch", "self"}
         Baseline of column ``j``: the scratch run, or a self-transfer run (``j -> j``).
@@ -178,6 +189,20 @@ for _builtin in (
         description="like-for-like frozen-body probe: both terms re-initialise the input "
         "projection and head, same epoch cap and patience",
     ),
+    Estimator(
+        "ridge",
+        transfer_mode="ridge",
+        baseline="self",
+        description="closed-form ridge probe on the frozen source encoder's features of the "
+        "target's inputs (leave-one-out penalty), validation relative squared error",
+    ),
+    Estimator(
+        "logme",
+        transfer_mode="logme",
+        baseline="self",
+        description="closed-form LogME evidence of the target on the frozen source "
+        "encoder's features (negated, per sample)",
+    ),
 ):
     register_estimator(_builtin)
 del _builtin
@@ -189,6 +214,16 @@ del _builtin
 #: 30-epoch cap (0.68), at a third of the compute; benchmarks/bench_measure.py compares
 #: the estimators with the reference learner.
 DEFAULT_ESTIMATOR = "frozen_short"
+
+#: What is known about whether any estimator predicts the benefit of sharing (said in the
+#: summary, by ``hetero measure`` and in the report; the evidence: docs/concepts.md and
+#: ``benchmarks/bench_validity.py``).
+VALIDITY_STATEMENT = (
+    "no estimator has been shown to predict the benefit of sharing parameters: on the "
+    "built-in mini suite the measured sharing gain of unit pairs did not repeat between "
+    "seed halves (split-half Spearman 0.03), so no estimator could be validated against it "
+    "(docs/concepts.md, validity)"
+)
 
 
 def get_estimator(name: str | Estimator, **overrides: Any) -> Estimator:

@@ -21,7 +21,7 @@ from hetero._io import atomic_write_text, write_json
 from hetero._provenance import provenance
 from hetero.errors import HeteroError
 from hetero.measure.analysis import LEVEL, LevelResult, seeds_of
-from hetero.measure.estimators import Estimator
+from hetero.measure.estimators import VALIDITY_STATEMENT, Estimator
 from hetero.measure.executors import RunStats
 from hetero.measure.stability import reliability_statement
 
@@ -137,6 +137,7 @@ def summarize(
         }
         or None,
         "reliability": reliability_statement(mod.retest),
+        "validity": VALIDITY_STATEMENT,
         "plan": None
         if plan is None
         else {

@@ -11,13 +11,20 @@ Labels are quantile bins of a score (balanced classes). With ``task_per_group=Fa
 task) the score sums every group's contribution, so each group is informative about part
 of the label; with ``task_per_group=True`` group ``g`` is task ``{name}{g}`` whose label
 depends on ``z_g`` only (noise modalities join task 0).
+
+:func:`planted_sharing_suite` plants *sharing gains* instead: every unit is a task of its
+own with its own samples, and units of one *family* share the rule that maps inputs to
+labels, so training two of them on one body pools their data, while units of different
+families ask for different rules (validity tests of ``benchmarks/bench_validity.py``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["planted_suite"]
+from hetero.errors import HeteroError
+
+__all__ = ["planted_sharing_suite", "planted_suite"]
 
 _TRANSFORMS = (
     lambda x: x,
@@ -90,3 +97,63 @@ def planted_suite(
             )
         )
     return Suite(tasks, name=name), groups
+
+
+def planted_sharing_suite(
+    n_families: int = 2,
+    per_family: int = 2,
+    *,
+    n_samples: int = 240,
+    n_classes: int = 3,
+    width: int = 8,
+    noise: float = 0.3,
+    val: float = 0.25,
+    test: float = 0.25,
+    seed: int = 0,
+    name: str = "share",
+):
+    """A suite in which sharing a body helps exactly the pairs of units of one family.
+
+    Unit ``{name}{f}_{k}/x`` (family ``f``, member ``k``) is a task of its own with one
+    modality ``x`` of ``width`` features: ``n_samples`` fresh samples ``x ~ N(0, I)`` and
+    balanced labels from family ``f``'s rule, quantile bins of
+    ``x @ a_f + 0.5 sin(x @ b_f) + noise * e``. The input distribution is the same for every
+    unit; only the rule differs between families (directions ``a_f`` are orthogonal). Two
+    members of a family are one problem with twice the data when they share a body; two
+    units of different families are two unrelated problems competing for one body.
+    ``val`` and ``test`` are the shares of the samples held out (a small training share
+    leaves each unit short of data, so that pooling it matters).
+
+    Returns
+    -------
+    suite : Suite
+    families : dict of str -> int
+        Unit label -> family.
+    """
+    from hetero.suite import Suite, Task
+
+    if n_families < 1 or per_family < 1 or n_families > width:
+        raise HeteroError(f"need 1 <= n_families <= width and per_family >= 1, got "
+                         f"{n_families}, {per_family}, width {width}")  # fmt: skip
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(width, width)))
+    rules = [(q[:, f] * 2.0, rng.normal(size=width) / np.sqrt(width)) for f in range(n_families)]
+    tasks, families = [], {}
+    for f, (a, b) in enumerate(rules):
+        for k in range(per_family):
+            x = rng.normal(size=(n_samples, width))
+            score = x @ a + 0.5 * np.sin(x @ b) + noise * rng.normal(size=n_samples)
+            task = f"{name}{f}_{k}"
+            tasks.append(
+                Task.from_arrays(
+                    task,
+                    {"x": x.astype(np.float32)},
+                    _labels(score, n_classes),
+                    target="multiclass",
+                    modalities=[{"name": "x", "kind": "table", "positional_axes": 0}],
+                    split={"val": val, "test": test, "seed": seed + 1 + k + per_family * f},
+                    n_classes=n_classes,
+                )
+            )
+            families[f"{task}/x"] = f
+    return Suite(tasks, name=name), families

@@ -368,6 +368,10 @@ def build_report(
     notes = []
     if plan is None:
         notes.append("No plan.json: some entries could not be measured, so no plan was made.")
+    from hetero.measure.estimators import VALIDITY_STATEMENT
+
+    validity = measure.get("validity") or VALIDITY_STATEMENT  # also for older measurements
+    notes.append(f"Validity: {validity}.")
     gate = measure.get("quality_gate")
     if isinstance(gate, Mapping) and gate.get("failed"):
         units = sorted({str(f.get("unit")) for f in gate["failed"] if isinstance(f, Mapping)})
