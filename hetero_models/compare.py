@@ -100,15 +100,17 @@ def _single_task_suite(suite, name: str):
 
 
 class _Store:
-    """Rows and checkpoints under ``root`` (nothing kept when ``root`` is None)."""
+    """Rows and checkpoints under ``root``."""
 
-    def __init__(self, root: Path | None):
+    def __init__(self, root: Path):
         self.root = root
 
+    def _rows_path(self, candidate: str, seed: int) -> Path:
+        return self.root / "runs" / candidate / f"seed-{seed}.json"
+
     def rows(self, candidate: str, seed: int, key: str) -> list[dict[str, Any]] | None:
-        if self.root is None:
-            return None
-        path = self.root / "runs" / candidate / f"seed-{seed}.json"
+        """The stored rows of ``candidate`` at ``seed`` when their key is ``key``."""
+        path = self._rows_path(candidate, seed)
         if not path.is_file():
             return None
         data = read_json(path)
@@ -117,13 +119,12 @@ class _Store:
         return list(data["rows"])
 
     def save_rows(self, candidate: str, seed: int, key: str, rows: list[dict[str, Any]]) -> None:
-        if self.root is not None:
-            path = self.root / "runs" / candidate / f"seed-{seed}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_json(path, {"key": key, "rows": rows})
+        path = self._rows_path(candidate, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, {"key": key, "rows": rows})
 
-    def checkpoint(self, seed: int) -> Path | None:
-        return None if self.root is None else self.root / "pretrain" / f"seed-{seed}"
+    def checkpoint(self, seed: int) -> Path:
+        return self.root / "pretrain" / f"seed-{seed}"
 
 
 class _Runner:
@@ -159,13 +160,14 @@ class _Runner:
 
         if seed in self._pretrained:
             return self._pretrained[seed]
-        key = _key("pretrain", self.suite_key, asdict(self.config), seed)
+        # the fine-tuning length does not change the pre-training: left out of its key
+        stage_config = {k: v for k, v in asdict(self.config).items() if k != "finetune_epochs"}
+        key = _key("pretrain", self.suite_key, stage_config, seed)
         where = self.store.checkpoint(seed)
-        if where is not None and (where / "key.json").is_file():
-            if read_json(where / "key.json").get("key") == key:
-                net = load_model(where)
-                self._pretrained[seed] = net
-                return net
+        if (where / "key.json").is_file() and read_json(where / "key.json").get("key") == key:
+            net = load_model(where)
+            self._pretrained[seed] = net
+            return net
         start = time.perf_counter()
         with seeded_init(seed):
             net = create_model(self.config.model, self.suite, **self.config.hparams)
@@ -173,11 +175,9 @@ class _Runner:
             self._trainer(
                 net, self.suite, epochs=self.config.pretrain_epochs, seed=seed, stage="pretrain"
             ).fit()
-        net = net.cpu()
-        if where is not None:
-            save_model(net, where)
-            write_json(where / "key.json", {"key": key})
-            net = load_model(where)  # a resumed run starts from exactly these bytes
+        save_model(net.cpu(), where)
+        write_json(where / "key.json", {"key": key})
+        net = load_model(where)  # a resumed run starts from exactly these bytes
         self._pretrained[seed] = net
         self.say(f"seed {seed}: pre-trained in {time.perf_counter() - start:.0f} s")
         return net
@@ -346,7 +346,7 @@ def compare_plans(
         Training of the candidates (the same for all).
     store : path, optional
         Directory that keeps checkpoints and finished rows (resume by calling again with
-        the same directory). None keeps nothing.
+        the same directory). None: a temporary directory, removed at the end.
     device : {"auto", "cpu", "cuda"}
     workers : int
         Jobs run side by side in this many worker processes, one thread each (1: in this

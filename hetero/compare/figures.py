@@ -61,7 +61,10 @@ def score_parameters_figure(result: CompareResult) -> Any:
         err = None
         if score["lo"] is not None:
             err = [[score["mean"] - score["lo"]], [score["hi"] - score["mean"]]]
-        ax.errorbar([params], [score["mean"]], yerr=err, fmt="o", color=colour, capsize=3)
+        front = 3 if c["name"] == result.reference else 2  # the reference over random plans
+        ax.errorbar(
+            [params], [score["mean"]], yerr=err, fmt="o", color=colour, capsize=3, zorder=front
+        )
         if label is None or label not in shown:
             ax.annotate(
                 label or c["name"],
