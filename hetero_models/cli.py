@@ -23,7 +23,14 @@ import typer
 from hetero.cli._common import add_command
 from hetero.errors import HeteroError
 
-__all__ = ["compare_command", "load_plan_file", "load_suite_arg", "register", "train_command"]
+__all__ = [
+    "compare_command",
+    "load_plan_file",
+    "load_suite_arg",
+    "preset_hparams",
+    "register",
+    "train_command",
+]
 
 
 def load_suite_arg(value: str, *, trust_pickle: bool = False):
@@ -71,17 +78,23 @@ def _history_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def _accepts_keyword(model: str, keyword: str) -> bool:
-    """Whether registered model ``model`` takes ``keyword`` (unknown models: let create fail)."""
+def preset_hparams(model: str, preset: str | None) -> dict[str, Any]:
+    """``{"preset": preset}`` for a model that takes one (``{}`` without ``--preset``).
+
+    Raises a one-line error when registered model ``model`` takes no ``preset`` keyword
+    (an unknown model is left for ``create_model`` to report).
+    """
     import inspect
 
     from hetero_models.registry import MODELS
 
-    if model not in MODELS:
-        return True
-    factory = MODELS.get(model)
-    params = inspect.signature(factory).parameters.values()
-    return any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in params)
+    if preset is None:
+        return {}
+    if model in MODELS:
+        params = inspect.signature(MODELS.get(model)).parameters.values()
+        if not any(p.name == "preset" or p.kind is p.VAR_KEYWORD for p in params):
+            raise HeteroError(f"--preset: model {model!r} takes no preset")
+    return {"preset": preset}
 
 
 def train_command(
@@ -169,9 +182,7 @@ def train_command(
     # every input and the output checked before anything trains
     the_suite = load_suite_arg(suite, trust_pickle=trust_pickle)
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
-    hparams = {} if preset is None else {"preset": preset}
-    if hparams and not _accepts_keyword(model, "preset"):
-        raise HeteroError(f"--preset: model {model!r} takes no preset")
+    hparams = preset_hparams(model, preset)
     if rank == 0:
         check_output_dir(output, create=False)  # created only when there is something to save
     net, history = train_two_stage(
@@ -432,9 +443,7 @@ def compare_command(
             "nothing to compare: give at least two candidates (--plan, --share-all, "
             "--share-none, --share-none-finetuned, --random)"
         )
-    hparams = {} if preset is None else {"preset": preset}
-    if hparams and not _accepts_keyword(model, "preset"):
-        raise HeteroError(f"--preset: model {model!r} takes no preset")
+    hparams = preset_hparams(model, preset)
     check_output_dir(output, create=True)
     config = CompareConfig(
         model=model,

@@ -137,7 +137,6 @@ class _Runner:
         self.store = store
         self.say = say
         self.suite_key = suite_key(suite)
-        self._pretrained: dict[int, Any] = {}
 
     def _trainer(self, net, suite, *, epochs: int, seed: int, stage: str, tasks=None):
         from hetero_models.trainer import Trainer
@@ -153,21 +152,18 @@ class _Runner:
             **self.config.trainer_kwargs(),
         )
 
-    def pretrained(self, seed: int):
-        """The pre-trained shared model of ``seed`` (trained once, kept in the store)."""
-        from hetero_models.registry import create_model, load_model, save_model
+    def pretrain(self, seed: int) -> Path:
+        """The folder of the pre-trained shared model of ``seed``, trained and saved there
+        unless it already holds it (a resumed run starts from exactly these bytes)."""
+        from hetero_models.registry import create_model, save_model
         from hetero_models.trainer import seeded_init
 
-        if seed in self._pretrained:
-            return self._pretrained[seed]
         # the fine-tuning length does not change the pre-training: left out of its key
         stage_config = {k: v for k, v in asdict(self.config).items() if k != "finetune_epochs"}
         key = _key("pretrain", self.suite_key, stage_config, seed)
         where = self.store.checkpoint(seed)
         if (where / "key.json").is_file() and read_json(where / "key.json").get("key") == key:
-            net = load_model(where)
-            self._pretrained[seed] = net
-            return net
+            return where
         start = time.perf_counter()
         with seeded_init(seed):
             net = create_model(self.config.model, self.suite, **self.config.hparams)
@@ -177,10 +173,8 @@ class _Runner:
             ).fit()
         save_model(net.cpu(), where)
         write_json(where / "key.json", {"key": key})
-        net = load_model(where)  # a resumed run starts from exactly these bytes
-        self._pretrained[seed] = net
         self.say(f"seed {seed}: pre-trained in {time.perf_counter() - start:.0f} s")
-        return net
+        return where
 
     def _rows(self, candidate: Candidate, seed: int, metrics: dict, parameters: int):
         rows = []
@@ -204,12 +198,10 @@ class _Runner:
             )
         return rows
 
-    def run(self, candidate: Candidate, seed: int) -> tuple[list[dict[str, Any]], bool]:
-        """Rows of ``candidate`` at ``seed``; ``True`` when they were trained now."""
+    def run(self, candidate: Candidate, seed: int) -> list[dict[str, Any]]:
+        """Train ``candidate`` at ``seed``; its rows, also saved in the store (the caller
+        looked there first)."""
         key = _run_key(self.suite_key, self.config, candidate, seed)
-        rows = self.store.rows(candidate.name, seed, key)
-        if rows is not None:
-            return rows, False
         start = time.perf_counter()
         if candidate.kind == "share_none":
             rows = self._share_none(candidate, seed)
@@ -220,12 +212,12 @@ class _Runner:
         self.say(
             f"seed {seed}: {candidate.name} score {score:.4f} ({time.perf_counter() - start:.0f} s)"
         )
-        return rows, True
+        return rows
 
     def _finetuned(self, candidate: Candidate, seed: int) -> list[dict[str, Any]]:
-        import copy
+        from hetero_models.registry import load_model
 
-        net = copy.deepcopy(self.pretrained(seed))
+        net = load_model(self.pretrain(seed))
         net.apply_plan(candidate.plan)
         start = time.perf_counter()
         trainer = self._trainer(
@@ -296,16 +288,16 @@ def _describe(candidate: Candidate, suite) -> dict[str, Any]:
 def _pretrain_job(suite, config: CompareConfig, device, root: Path, seed: int) -> list[str]:
     """Worker job: make sure the pre-training checkpoint of ``seed`` is in the store."""
     events: list[str] = []
-    _Runner(suite, config, device, _Store(root), events.append).pretrained(seed)
+    _Runner(suite, config, device, _Store(root), events.append).pretrain(seed)
     return events
 
 
 def _candidate_job(
     suite, config: CompareConfig, device, root: Path, candidate: Candidate, seed: int
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Worker job: the rows of one candidate at one seed (trained, or read from the store)."""
+    """Worker job: train one candidate at one seed; its rows and progress lines."""
     events: list[str] = []
-    rows, _ = _Runner(suite, config, device, _Store(root), events.append).run(candidate, seed)
+    rows = _Runner(suite, config, device, _Store(root), events.append).run(candidate, seed)
     return rows, events
 
 

@@ -160,7 +160,7 @@ class CompareResult:
         seeds = self.seeds
         per_task = self.per_task()
         diffs = self.differences()
-        verdicts = self.verdicts()
+        verdicts = {n: verdict(self.reference, n, d, self.resolution) for n, d in diffs.items()}
         cands = []
         for c in self.candidates:
             s = scores.get(c["name"], {})

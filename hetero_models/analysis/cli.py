@@ -18,6 +18,7 @@ import typer
 
 from hetero.cli._common import add_command
 from hetero.errors import HeteroError
+from hetero_models.cli import preset_hparams
 
 __all__ = [
     "few_shot_command",
@@ -142,16 +143,6 @@ def _setup(suite: str, output: Path, trust_pickle: bool, max_train: int | None):
     return cap_train(the_suite, max_train, seed=0)
 
 
-def _hparams(model: str, preset: str | None) -> dict[str, Any]:
-    from hetero_models.cli import _accepts_keyword
-
-    if preset is None:
-        return {}
-    if not _accepts_keyword(model, "preset"):
-        raise HeteroError(f"--preset: model {model!r} takes no preset")
-    return {"preset": preset}
-
-
 def _logger(quiet: bool):
     if quiet:
         return None
@@ -244,7 +235,7 @@ def overlap_command(
     if not 0 <= epsilon < 1:
         raise HeteroError(f"--epsilon: expected a value in [0, 1), got {epsilon}")
     the_suite = _setup(suite, output, trust_pickle, max_train)
-    hparams = _hparams(model, preset)
+    hparams = preset_hparams(model, preset)
     loaded, the_plan = _models(the_suite, models, plan, device)
     log = _logger(quiet)
     if loaded is None:
@@ -338,7 +329,7 @@ def interference_command(
     the_suite = _setup(suite, output, trust_pickle, max_train)
     targets = _split_list(corrupt, "--corrupt")
     _check_tasks(the_suite, targets, "--corrupt")
-    hparams = _hparams(model, preset)
+    hparams = preset_hparams(model, preset)
     loaded, the_plan = _models(the_suite, models, plan, device)
     result = interference(
         the_suite,
@@ -430,7 +421,7 @@ def few_shot_command(
     _check_tasks(the_suite, [target], "--target")
     srcs = _split_list(sources, "--sources")
     _check_tasks(the_suite, srcs, "--sources")
-    hparams = _hparams(model, preset)
+    hparams = preset_hparams(model, preset)
     resolve_device(device)
     result = few_shot(
         the_suite,
@@ -508,7 +499,7 @@ def transfer_command(
     n_max = len(the_suite.task_names) - 1
     if counts is not None and any(not 1 <= m <= n_max for m in counts):
         raise HeteroError(f"--n-sources: expected numbers between 1 and {n_max}, got {n_sources!r}")
-    hparams = _hparams(model, preset)
+    hparams = preset_hparams(model, preset)
     resolve_device(device)
     result = transfer(
         the_suite,
