@@ -31,7 +31,7 @@ COMMANDS = _commands()
 
 def test_every_command_is_there():
     names = {n for n, _ in COMMANDS}
-    assert {"check", "complete", "plan", "plot", "measure", "runs", "report",
+    assert {"check", "complete", "plan", "plot", "measure", "runs", "report", "export",
             "datasets list", "datasets show"} <= names  # fmt: skip
 
 
@@ -67,3 +67,13 @@ def test_long_commands_take_quiet(name):
 def test_version_needs_no_command():
     res = CliRunner().invoke(app, ["--version"])
     assert res.exit_code == 0 and res.output.startswith("hetero ")
+
+
+@pytest.mark.parametrize("name", ["plot", "report"])
+def test_figure_commands_share_format_and_dpi(name):
+    """--format (repeatable) and --dpi come from one definition (hetero.cli._common)."""
+    params = {p.name: p for p in dict(COMMANDS)[name].params}
+    fmt = next(p for p in params.values() if "--format" in p.opts)
+    dpi = next(p for p in params.values() if "--dpi" in p.opts)
+    assert fmt.multiple and fmt.metavar == "FMT" and dpi.metavar == "N"
+    assert "png (default), svg or pdf" in fmt.help

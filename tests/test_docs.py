@@ -13,6 +13,10 @@ fenced block say what the test does with it:
     before the next block runs.
 ``<!-- command: hetero ARGS -->``
     a ```text block holding the exact stdout of ``hetero ARGS`` run in that directory.
+``<!-- run -->``
+    a ```bash block whose lines (``hetero ...`` commands) are run in that directory, in
+    order; each must exit with 0 (the output is not compared). With ``<!-- slow -->`` too,
+    only the slow test runs it.
 
 Checked here:
 
@@ -46,7 +50,7 @@ EXECUTED = ("concepts.md", "user-guide.md", "api-guide.md")
 GUIDES = ("concepts.md", "user-guide.md", "api-guide.md", "index.md")
 
 _FENCE = re.compile(r"^```([\w+-]*)\s*$")
-_MARKER = re.compile(r"^<!--\s*(slow|output|file|command)\s*(?::\s*(.*?))?\s*-->$")
+_MARKER = re.compile(r"^<!--\s*(slow|output|file|command|run)\s*(?::\s*(.*?))?\s*-->$")
 
 
 @dataclass
@@ -105,6 +109,18 @@ def _hetero_stdout(args: list[str]) -> str:
     return result.stdout
 
 
+def _run_lines(code: str, where: str) -> None:
+    """Run each ``hetero ...`` line of a bash block (continuations joined, comments
+    dropped) in the current directory; each must exit with 0."""
+    for line in code.replace("\\\n", " ").split("\n"):
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        words = shlex.split(line)
+        assert words[0] == "hetero", f"{where}: a run block holds hetero commands only: {line}"
+        _hetero_stdout(words[1:])
+
+
 def run_page(name: str, *, include_slow: bool, tmp_path: Path) -> int:
     """Run the python blocks of ``docs/<name>`` (and its file/command blocks); return how
     many python blocks ran."""
@@ -131,6 +147,11 @@ def run_page(name: str, *, include_slow: bool, tmp_path: Path) -> int:
                     f"--- printed ---\n{printed}\n--- documented ---\n{block.code}"
                 )
                 continue
+            if "run" in block.markers:
+                assert block.lang in ("bash", "sh"), f"{where}: run marks a bash block"
+                if "slow" not in block.markers or include_slow:
+                    _run_lines(block.code, where)
+                continue
             if block.lang != "python":
                 continue
             if "slow" in block.markers and not include_slow:
@@ -153,7 +174,10 @@ def run_page(name: str, *, include_slow: bool, tmp_path: Path) -> int:
 
 
 def _has_slow(name: str) -> bool:
-    return any("slow" in b.markers and b.lang == "python" for b in parse_blocks(DOCS / name))
+    return any(
+        "slow" in b.markers and (b.lang == "python" or "run" in b.markers)
+        for b in parse_blocks(DOCS / name)
+    )
 
 
 # ----------------------------------------------------------------------------- executed pages
@@ -228,6 +252,25 @@ def test_block_parser_markers(tmp_path):
         ("yaml", {"file": "a.yaml"}, 20),
         ("text", {"command": "hetero datasets show a.yaml"}, 24),
     ]
+
+
+def test_run_blocks_run_their_commands(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "page.md").write_text(
+        "```python\nimport json\n"
+        "json.dump({'kind': 'modality', 'labels': ['a', 'b'], 'values': [[0, 1], [1, 0]]},"
+        " open('m.json', 'w'))\n```\n"
+        "<!-- run -->\n```bash\nhetero plot m.json -o figs --format svg  # a comment\n```\n"
+        "<!-- slow -->\n<!-- run -->\n```bash\nhetero plot m.json -o slow-figs\n```\n"
+        "<!-- run -->\n```bash\nhetero check missing.json\n```\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(sys.modules[__name__], "DOCS", docs)
+    with pytest.raises(AssertionError, match=r"hetero check missing\.json exited 2"):
+        run_page("page.md", include_slow=False, tmp_path=tmp_path)
+    assert (tmp_path / "figs" / "heatmap.svg").is_file()
+    assert not (tmp_path / "slow-figs").exists()  # the slow block waits for the slow test
 
 
 def test_output_mismatch_is_reported(tmp_path, monkeypatch):
@@ -468,3 +511,54 @@ def test_user_guide_lists_every_output_file(tmp_path):
     documented = _documented_outputs()
     assert "runs.sqlite" in documented and "figures/modality_heatmap.png" in documented
     assert produced == documented
+
+
+# ----------------------------------------------------------------------------- pandas lines
+
+
+def _pandas_lines() -> list[list[str]]:
+    """The code spans of each row of the user guide's "loads into pandas in one line"
+    table (section 3), in order."""
+    text = (DOCS / "user-guide.md").read_text(encoding="utf-8")
+    section = text.split("loads into pandas in one line", 1)[1].split("\n\n", 1)[1]
+    table = section.split("\n\n", 1)[0]
+    rows = [r for r in table.split("\n") if r.startswith("| ") and "one line" not in r]
+    return [re.findall(r"`([^`]+)`", r.split("|")[2]) for r in rows]
+
+
+def test_documented_pandas_lines_load_a_real_measurement(tmp_path):
+    """Every one-liner of the user guide's pandas table, on a real measurement: the
+    ``hetero ...`` commands a row names run first, then its expression gives a non-empty
+    DataFrame."""
+    import json
+
+    import pandas as pd
+
+    import hetero
+    from hetero.measure import measure
+    from hetero.measure.synthetic import planted_suite
+
+    suite, _ = planted_suite(2, 2, n_noise=0, n_samples=200, seed=0)
+    measure(suite, tmp_path / "DIR", learner="reference", seeds=2, figures=False,
+            max_epochs=30, stability_boot=0)  # fmt: skip
+    lines = _pandas_lines()
+    assert len(lines) >= 6
+    expressions = 0
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for spans in lines:
+            code = [c for c in spans if not c.startswith("hetero ")]
+            if any("parquet" in c for c in code) and importlib.util.find_spec("pyarrow") is None:
+                continue  # the extra is not installed here
+            for command in (c for c in spans if c.startswith("hetero ")):
+                _hetero_stdout(shlex.split(command)[1:])
+            for expr in code:
+                if not expr.startswith(("pd.", "hetero.")):
+                    continue
+                frame = eval(expr, {"pd": pd, "json": json, "hetero": hetero, "Path": Path})
+                assert isinstance(frame, pd.DataFrame) and len(frame) > 0, expr
+                expressions += 1
+    finally:
+        os.chdir(old)
+    assert expressions >= 6

@@ -411,3 +411,56 @@ def test_a_model_of_another_suite_is_refused(measured, train_dirs, tmp_path):
     with pytest.raises(HeteroError, match="trained on other units than this measurement"):
         build_report(measured, [other])
     assert build_report(measured, [train_dirs[0]]).train  # the matching one is accepted
+
+
+# ------------------------------------------------------------------------------ formats
+def test_svg_figures_are_inline_and_pdf_written_beside(measured, tmp_path):
+    from hetero.plotting import MEASUREMENT_FIGURES
+
+    out = tmp_path / "svg"
+    res = runner.invoke(app, ["report", str(measured), "-o", str(out), "--format", "svg",
+                              "--format", "pdf"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    stems = [f"{lev}_{s}" for lev in ("modality", "interaction") for s in MEASUREMENT_FIGURES]
+    names = sorted(p.name for p in (out / "report_figures").iterdir())
+    assert names == sorted(f"{s}.{fmt}" for s in stems for fmt in ("svg", "pdf"))
+    assert (out / "report_figures" / "modality_heatmap.pdf").read_bytes()[:5] == b"%PDF-"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img" not in page and page.count("<svg") == len(stems)
+    assert "<?xml" not in page and "<!DOCTYPE svg" not in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))  # several inline figures, no id shared
+    refs = set(re.findall(r'href="#([^"]+)"', page)) | set(re.findall(r"url\(#([^)]+)\)", page))
+    assert refs <= set(ids)  # every reference still finds its element
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "](report_figures/modality_heatmap.svg)" in md
+
+
+def test_pdf_only_embeds_png_and_dpi_sets_the_resolution(measured, tmp_path):
+    import struct
+
+    def width(path: Path) -> int:
+        return struct.unpack(">I", path.read_bytes()[16:20])[0]  # PNG IHDR width
+
+    low, high = tmp_path / "low", tmp_path / "high"
+    for out, dpi in ((low, "55"), (high, "110")):
+        res = runner.invoke(app, ["report", str(measured), "-o", str(out), "--format", "pdf",
+                                  "--dpi", dpi])  # fmt: skip
+        assert res.exit_code == 0, res.output
+    figs = low / "report_figures"
+    assert (figs / "modality_heatmap.png").is_file() and (figs / "modality_heatmap.pdf").is_file()
+    assert "data:image/png;base64," in (low / "report.html").read_text(encoding="utf-8")
+    ratio = width(high / "report_figures/modality_heatmap.png") / width(
+        figs / "modality_heatmap.png"
+    )
+    assert ratio == pytest.approx(2.0, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [(["--format", "gif"], "--format: expected png, svg or pdf, got 'gif'"),
+     (["--dpi", "5"], "--dpi: expected an integer from 10 to 1200, got 5")],
+)  # fmt: skip
+def test_bad_figure_options_fail_before_reading(tmp_path, args, expected):
+    line = _one_line_error(runner.invoke(app, ["report", str(tmp_path / "nope"), *args]))
+    assert expected in line

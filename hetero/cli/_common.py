@@ -6,7 +6,7 @@ import functools
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -18,8 +18,11 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
+    "Dpi",
+    "FigureFormats",
     "add_command",
     "fail",
+    "figure_options",
     "handle_errors",
     "set_debug",
 ]
@@ -34,6 +37,29 @@ EXIT_INTERRUPTED = 130
 DEBUG_ENV = "HETERO_DEBUG"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``--format`` of the commands that draw figures (``hetero plot``, ``hetero report``).
+FigureFormats = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--format",
+        metavar="FMT",
+        help="Figure format: png (default), svg or pdf; repeatable or comma-separated "
+        "(--format png,pdf).",
+    ),
+]
+#: ``--dpi`` of the commands that draw figures (each command sets its own default).
+Dpi = Annotated[
+    int, typer.Option("--dpi", metavar="N", help="Resolution of PNG figures (dots per inch).")
+]
+
+
+def figure_options(formats: list[str] | None, dpi: int) -> tuple[tuple[str, ...], int]:
+    """``--format`` and ``--dpi`` checked (one-line errors) before any work: the formats
+    as a tuple (PNG when none was given) and the resolution."""
+    from hetero.plotting._common import check_dpi, check_formats
+
+    return check_formats(formats or ["png"]), check_dpi(dpi)
 
 
 def fail(message: str) -> typer.Exit:
@@ -110,7 +136,8 @@ def handle_errors(func: F) -> F:
 
 #: Optional dependencies and the extra that installs them (pyproject.toml).
 _EXTRAS = {"torch": "models", "safetensors": "models", "fancyimpute": "completion",
-           "cvxpy": "completion", "distributed": "distributed", "dask": "distributed"}  # fmt: skip
+           "cvxpy": "completion", "distributed": "distributed", "dask": "distributed",
+           "pyarrow": "parquet"}  # fmt: skip
 
 
 def _cli_exception_types() -> tuple[type[BaseException], ...]:

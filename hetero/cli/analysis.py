@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from hetero._io import atomic_write_bytes, atomic_write_text, check_output_dir, check_output_file
-from hetero.cli._common import add_command
+from hetero.cli._common import Dpi, FigureFormats, add_command, figure_options
 from hetero.errors import HeteroError
 
 __all__ = ["register"]
@@ -466,27 +466,15 @@ def plot(
         Path | None,
         typer.Option("--plan", metavar="PLAN", help="Plan JSON (group order and colours)."),
     ] = None,
-    formats: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--format",
-            metavar="FMT",
-            help="png (default), svg or pdf; repeatable or comma-separated (--format png,pdf).",
-        ),
-    ] = None,
-    dpi: Annotated[
-        int,
-        typer.Option("--dpi", metavar="N", help="Resolution of PNG files (dots per inch)."),
-    ] = 150,
+    formats: FigureFormats = None,
+    dpi: Dpi = 150,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
 ) -> None:
     """Write heatmap, dendrogram, clustermap, spectrum and graph figures (PNG, SVG or PDF)."""
     from hetero.plan import GroupingPlan
     from hetero.plotting import render_all
-    from hetero.plotting._common import check_dpi, check_formats
 
-    fmts = check_formats(formats or ["png"])
-    check_dpi(dpi)
+    fmts, dpi = figure_options(formats, dpi)
     check_output_dir(output, create=False)
     m = _read_matrix(matrix)
     grouping = GroupingPlan.read(plan_path) if plan_path is not None else None

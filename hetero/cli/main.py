@@ -34,6 +34,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "hetero.cli.datasets",
     "hetero.cli.measure",
     "hetero.cli.report",
+    "hetero.cli.export",
 )
 
 #: ``register(app)`` functions of the command groups by name: the built-ins (named after

@@ -9,8 +9,6 @@ Next to each level's JSON matrices, ``<level>_long.csv`` holds one row per order
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,8 @@ import numpy as np
 from hetero._io import atomic_write_text, write_json
 from hetero._provenance import provenance
 from hetero.errors import HeteroError
+from hetero.export import LONG_COLUMNS, csv_text
+from hetero.export import long_rows as _long_rows
 from hetero.measure.analysis import LEVEL, LevelResult, seeds_of
 from hetero.measure.estimators import VALIDITY_STATEMENT, Estimator
 from hetero.measure.executors import RunStats
@@ -261,15 +261,9 @@ def retest_recorded(out: Path) -> bool:
         return False
 
 
-#: Columns of ``<level>_long.csv``: one row per ordered pair (source -> target).
-LONG_COLUMNS: tuple[str, ...] = (
-    "source", "target", "T", "se", "df", "ci_low", "ci_high", "significant", "d", "completed",
-    "measured",
-)  # fmt: skip
-
-
 def long_rows(res: LevelResult) -> list[dict[str, Any]]:
-    """One dict per ordered pair ``source != target`` of a level, in matrix order.
+    """One dict per ordered pair ``source != target`` of a level, in matrix order
+    (:func:`hetero.export.long_rows`, the one implementation ``hetero export`` shares).
 
     ``T``, ``se``, ``df`` and the 95 % t interval ``ci_low``/``ci_high`` (``T -+
     half_width``) and ``significant`` come from the transfer matrix's provenance;
@@ -277,66 +271,29 @@ def long_rows(res: LevelResult) -> list[dict[str, Any]]:
     ``measured`` tells whether the ordered pair was planned for training. Missing numbers
     are NaN (an unmeasured pair; an interval with fewer than two seeds).
     """
-    labels = list(res.transfer.labels)
-    n = len(labels)
     prov = res.transfer.provenance or {}
-    est = res.estimate
 
-    def arr(value: Any, fallback: Any, dtype: Any = float) -> np.ndarray:
-        value = fallback if value is None else value
-        if value is None:
-            return np.full((n, n), np.nan if dtype is float else False, dtype=dtype)
-        return np.asarray(value, dtype=dtype).reshape(n, n)
+    def pick(stored: Any, fallback: Any) -> Any:
+        return fallback if stored is None else stored
 
-    t = np.asarray(res.transfer.values, dtype=float)
-    se = arr(prov.get("se"), est.se)
-    df = arr(prov.get("df"), est.df)
-    half = arr(prov.get("half_width"), None)
-    significant = arr(prov.get("significant"), None, bool)
-    measured = arr(prov.get("measured"), res.runs.mask, bool)
-    d = np.asarray(res.distance.values, dtype=float)
-    completed = arr((res.distance.provenance or {}).get("completed"), res.completed, bool)
-    rows = []
-    for i in range(n):
-        for j in range(n):
-            if i == j:
-                continue
-            rows.append(
-                {
-                    "source": labels[i],
-                    "target": labels[j],
-                    "T": float(t[i, j]),
-                    "se": float(se[i, j]),
-                    "df": float(df[i, j]),
-                    "ci_low": float(t[i, j] - half[i, j]),
-                    "ci_high": float(t[i, j] + half[i, j]),
-                    "significant": bool(significant[i, j]),
-                    "d": float(d[i, j]),
-                    "completed": bool(completed[i, j]),
-                    "measured": bool(measured[i, j]),
-                }
-            )
-    return rows
+    return _long_rows(
+        res.transfer.labels,
+        res.transfer.values,
+        res.distance.values,
+        se=pick(prov.get("se"), res.estimate.se),
+        df=pick(prov.get("df"), res.estimate.df),
+        half_width=prov.get("half_width"),
+        significant=prov.get("significant"),
+        completed=pick((res.distance.provenance or {}).get("completed"), res.completed),
+        measured=pick(prov.get("measured"), res.runs.mask),
+    )
 
 
 def long_csv(res: LevelResult) -> str:
     """:func:`long_rows` as CSV text (NaN as an empty cell, booleans as True/False,
-    ``df`` as an integer): what ``pandas.read_csv`` reads back."""
-
-    def cell(key: str, value: Any) -> Any:
-        if isinstance(value, float):
-            if not np.isfinite(value):
-                return ""
-            if key == "df" and value.is_integer():
-                return int(value)
-        return value
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(LONG_COLUMNS)
-    for row in long_rows(res):
-        writer.writerow([cell(k, row[k]) for k in LONG_COLUMNS])
-    return buf.getvalue()
+    ``df`` as an integer; :func:`hetero.export.csv_text`): what ``pandas.read_csv`` reads
+    back."""
+    return csv_text(long_rows(res), LONG_COLUMNS)
 
 
 def _level_check(res: LevelResult) -> dict[str, Any]:

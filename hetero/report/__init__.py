@@ -21,18 +21,21 @@ Read from the measurement directory ``DIR`` (never recomputed):
   reliability) and ``runs.sqlite`` (opened read-only).
 
 Read from each training directory: ``metrics.json`` (per-task test metrics, parameter
-counts and groups).
+counts and groups); from a ``hetero compare`` directory: ``compare.json``; from each
+``hetero analyze`` folder: its ``<kind>.json`` results (:mod:`~hetero.report.analysis`).
 
-Written to ``OUT`` (default ``DIR``): ``report.html`` (figures embedded as base64
-``data:`` URIs, no external assets), ``report.md`` and ``report_figures/*.png``. A later
+Written to ``OUT`` (default ``DIR``): ``report.html`` (PNG figures embedded as base64
+``data:`` URIs, SVG figures inline, no external assets), ``report.md`` and
+``report_figures/`` (every figure in each format asked for: PNG, SVG, PDF). A later
 ``hetero measure`` into ``DIR`` marks the report in ``DIR`` stale (a banner at its top,
 :mod:`~hetero.report.stale`) until ``hetero report`` writes it again.
 
 Modules: :mod:`~hetero.report.model` (result types), :mod:`~hetero.report.reader` and
 :mod:`~hetero.report.training` (reading), :mod:`~hetero.report.blocks` and
 :mod:`~hetero.report.layout` (the block model), :mod:`~hetero.report.html` and
-:mod:`~hetero.report.markdown` (rendering), :mod:`~hetero.report.figures` and
-:mod:`~hetero.report.writer`.
+:mod:`~hetero.report.markdown` (rendering), :mod:`~hetero.report.figures`,
+:mod:`~hetero.report.compare` and :mod:`~hetero.report.analysis` (the comparison and
+analysis sections) and :mod:`~hetero.report.writer`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ the paired differences worded by their intervals and the two figures."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hetero.compare import CompareResult
@@ -21,10 +21,18 @@ def _interval(d: Mapping[str, Any] | None) -> str:
     return f"{d['mean']:.4f} [{d['lo']:.4f}, {d['hi']:.4f}]"
 
 
-def compare_figures(result: CompareResult, *, dpi: int = 110) -> list[Figure]:
-    """The forest plot and the score-vs-parameters plot as report figures."""
+def compare_figures(
+    result: CompareResult, *, formats: str | Sequence[str] = "png", dpi: int = 110
+) -> list[Figure]:
+    """The forest plot and the score-vs-parameters plot as report figures (each in every
+    one of ``formats``, PNG at ``dpi``)."""
     from hetero.compare.figures import forest_figure, score_parameters_figure
-    from hetero.plotting._common import to_png
+    from hetero.plotting._common import check_formats, save_figure
+
+    fmts = check_formats(formats)
+
+    def files(fig: Any) -> dict[str, bytes]:
+        return {fmt: save_figure(fig, fmt, dpi=dpi) for fmt in fmts}
 
     seeds = len(result.seeds)
     return [
@@ -32,12 +40,12 @@ def compare_figures(result: CompareResult, *, dpi: int = 110) -> list[Figure]:
             "compare_forest",
             f"Paired differences {result.reference} − candidate over {seeds} seeds, with 95 % "
             "t intervals; the grey band is ± the resolution.",
-            to_png(forest_figure(result), dpi=dpi),
+            files(forest_figure(result)),
         ),
         Figure(
             "compare_score_parameters",
             "Average test metric (95 % t interval) against the number of parameters.",
-            to_png(score_parameters_figure(result), dpi=dpi),
+            files(score_parameters_figure(result)),
         ),
     ]
 

@@ -8,9 +8,9 @@ flags and completed entries. Nothing is clustered or re-checked here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from hetero.report.model import Figure, LevelReport, Report
+from hetero.report.model import Figure, LevelReport, Report, page_formats
 
 __all__ = ["REPORT_DPI", "render_figures"]
 
@@ -63,13 +63,25 @@ def _captions(lev: LevelReport, method: str) -> dict[str, Callable[[], str]]:
     }
 
 
-def render_figures(report: Report) -> list[Figure]:
-    """Draw the report's figures (PNG bytes, Agg canvases, no pyplot).
+def render_figures(
+    report: Report, *, formats: str | Sequence[str] = "png", dpi: int = REPORT_DPI
+) -> list[Figure]:
+    """Draw the report's figures (Agg canvases, no pyplot) in every format asked for.
 
     Per level, as :func:`hetero.plotting.render_measurement` draws them: the distance
     heatmap with the plan's group boundaries, the signed transfer heatmap with the
     significant entries framed, the plan's dendrogram and clustermap, a graph of the closest
-    units coloured by group and the singular-value spectrum of complete distances.
+    units coloured by group and the singular-value spectrum of complete distances; then the
+    plan comparison's figures and one figure per analysis.
+
+    Parameters
+    ----------
+    report : Report
+    formats : str or sequence of str
+        ``png``, ``svg`` and/or ``pdf``; PNG is added when neither PNG nor SVG is asked
+        for, so that the pages can show every figure (:func:`~hetero.report.model.page_formats`).
+    dpi : int
+        Resolution of PNG files (and of raster parts of vector files).
 
     Returns
     -------
@@ -77,8 +89,11 @@ def render_figures(report: Report) -> list[Figure]:
         Named by file stem (``modality_heatmap``, ``modality_transfer_heatmap``, ...).
     """
     from hetero.plotting import render_measurement
+    from hetero.plotting._common import check_dpi, check_formats
     from hetero.plotting.render import linkage_method
 
+    fmts = page_formats(check_formats(formats))
+    dpi = check_dpi(dpi)
     levels = {}
     for lev in report.levels:
         transfer = lev.transfer
@@ -88,16 +103,23 @@ def render_figures(report: Report) -> list[Figure]:
             prov = {**(transfer.provenance or {}), "significant": lev.significant.tolist()}
             transfer = transfer.copy(provenance=prov)
         levels[lev.level] = (transfer, lev.distance)
-    files = render_measurement(levels, report.plan, dpi=REPORT_DPI)
+    files = render_measurement(levels, report.plan, formats=fmts, dpi=dpi)
     method = linkage_method(report.plan)
     captions = {lev.level: _captions(lev, method) for lev in report.levels}
+    by_stem: dict[str, dict[str, bytes]] = {}
+    for file_name, content in files.items():
+        stem, fmt = file_name.rsplit(".", 1)
+        by_stem.setdefault(stem, {})[fmt] = content
     figures = []
-    for file_name, png in files.items():
-        stem = file_name.removesuffix(".png")
+    for stem, per_format in by_stem.items():
         level, suffix = stem.split("_", 1)
-        figures.append(Figure(stem, captions[level][suffix](), png))
+        figures.append(Figure(stem, captions[level][suffix](), per_format))
     if report.compare is not None:
         from hetero.report.compare import compare_figures
 
-        figures += compare_figures(report.compare, dpi=REPORT_DPI)
+        figures += compare_figures(report.compare, formats=fmts, dpi=dpi)
+    for name, result in report.analyses:
+        from hetero.report.analysis import section_figure
+
+        figures.append(section_figure(result, name, formats=fmts, dpi=dpi))
     return figures

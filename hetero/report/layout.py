@@ -576,6 +576,17 @@ def layout(report: Report, figures: Mapping[str, Figure]) -> list[Block]:
         from hetero.report.compare import compare_blocks
 
         blocks += compare_blocks(report.compare, figures)
+    if report.analyses:
+        from hetero.report.analysis import analysis_blocks
+
+        blocks.append(Heading(2, "Analyses of the trained models"))
+        for name, result in report.analyses:
+            blocks += analysis_blocks(
+                result, level=3, figure_name=name if name in figures else None
+            )
+            source = getattr(result, "source", None)
+            if source is not None:
+                blocks.append(Para(f"Read from `{source}`."))
     prov = report.measure.get("provenance")
     if isinstance(prov, Mapping):
         facts = [f"{k} {prov[k]}" for k in ("hetero_version", "python", "numpy") if k in prov]

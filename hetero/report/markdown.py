@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from hetero.report.blocks import Bullets, Callout, Cell, FigRef, Heading, Para, Table
+from hetero.report.blocks import Block, Bullets, Callout, Cell, FigRef, Heading, Para, Table
 from hetero.report.layout import layout
 from hetero.report.model import FIGURE_DIR, Figure, Report
 
-__all__ = ["render_markdown"]
+__all__ = ["render_blocks_markdown", "render_markdown"]
 
 
 def _md_escape(text: str) -> str:
@@ -24,25 +24,12 @@ def _md_cell(c: Cell) -> str:
     return text
 
 
-def render_markdown(
-    report: Report, figures: Sequence[Figure] = (), *, figure_dir: str = FIGURE_DIR
-) -> str:
-    """The report as Markdown; figures are linked as ``figure_dir/<name>.png``.
-
-    Parameters
-    ----------
-    report : Report
-    figures : sequence of Figure
-    figure_dir : str
-        Folder of the figure files, relative to the Markdown file.
-
-    Returns
-    -------
-    str
-    """
-    figs = {f.name: f for f in figures}
+def render_blocks_markdown(
+    blocks: Iterable[Block], figures: Mapping[str, Figure], *, figure_dir: str = FIGURE_DIR
+) -> list[str]:
+    """Markdown of each block; a figure links ``figure_dir/<name>.<page format>``."""
     out: list[str] = []
-    for block in layout(report, figs):
+    for block in blocks:
         if isinstance(block, Heading):
             out.append(f"{'#' * block.level} {block.text}")
         elif isinstance(block, Para):
@@ -61,6 +48,29 @@ def render_markdown(
                 lines += ["", f"_{_md_escape(block.caption)}_"]
             out.append("\n".join(lines))
         elif isinstance(block, FigRef):
-            fig = figs[block.name]
-            out.append(f"![{fig.caption}]({figure_dir}/{fig.name}.png)\n\n_{fig.caption}_")
+            fig = figures[block.name]
+            link = f"{figure_dir}/{fig.name}.{fig.page_format}"
+            out.append(f"![{fig.caption}]({link})\n\n_{fig.caption}_")
+    return out
+
+
+def render_markdown(
+    report: Report, figures: Sequence[Figure] = (), *, figure_dir: str = FIGURE_DIR
+) -> str:
+    """The report as Markdown; figures are linked as ``figure_dir/<name>.png`` (``.svg``
+    when only SVG was rendered).
+
+    Parameters
+    ----------
+    report : Report
+    figures : sequence of Figure
+    figure_dir : str
+        Folder of the figure files, relative to the Markdown file.
+
+    Returns
+    -------
+    str
+    """
+    figs = {f.name: f for f in figures}
+    out = render_blocks_markdown(layout(report, figs), figs, figure_dir=figure_dir)
     return "\n\n".join(out) + "\n"

@@ -8,6 +8,7 @@ training runs; :class:`Figure` is one rendered figure; :class:`ReportPaths` says
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,14 @@ __all__ = [
     "FIGURE_DIR",
     "LEVELS",
     "MAX_TABLE_UNITS",
+    "PAGE_FORMATS",
     "Figure",
     "LevelReport",
     "Report",
     "ReportPaths",
     "TrainRun",
     "as_number",
+    "page_formats",
 ]
 
 LEVELS = ("modality", "interaction")
@@ -46,9 +49,15 @@ class LevelReport:
     se : ndarray or None
         Standard error of each transfer entry (NaN where unknown).
     significant : ndarray of bool or None
-        Entries whose interval ``T +- z se`` excludes zero.
-    z : float
-        z value behind ``significant``.
+        Entries whose interval excludes zero.
+    df : ndarray or None
+        Degrees of freedom of each entry's t interval (transfer seeds - 1; NaN: none).
+    half_width : ndarray or None
+        Half-width of each entry's interval (NaN: fewer than two seeds).
+    confidence : float
+        Level of the intervals (0.95).
+    interval : str
+        ``"t"``, or ``"z"`` for files written before t intervals.
     unclipped_sum, unclipped_sum_se : ndarray or None
         ``T12 + T21`` before clipping and its standard error.
     completed : ndarray of bool
@@ -74,6 +83,7 @@ class LevelReport:
     transfer: Any | None = None
     se: np.ndarray | None = None
     significant: np.ndarray | None = None
+    df: np.ndarray | None = None  # degrees of freedom of each entry's t interval
     half_width: np.ndarray | None = None  # of each entry's t interval (NaN: no interval)
     confidence: float = 0.95
     interval: str = "t"  # "t" (df = seeds - 1) or "z" (files written before t intervals)
@@ -241,6 +251,9 @@ class Report:
         UTC time the report was built.
     compare : hetero.compare.CompareResult or None
         A plan comparison (``hetero compare`` output) to report.
+    analyses : list of (str, AnalysisResult)
+        Analysis results (``hetero analyze`` outputs, :mod:`hetero.report.analysis`), each
+        with the name of its figure (``analysis_<kind>``, numbered when a kind repeats).
     """
 
     directory: Path
@@ -257,6 +270,7 @@ class Report:
     controls: dict[str, Any] | None = None
     created: str = ""
     compare: Any | None = None
+    analyses: list[tuple[str, Any]] = field(default_factory=list)
 
     def level(self, name: str) -> LevelReport | None:
         for lev in self.levels:
@@ -265,13 +279,50 @@ class Report:
         return None
 
 
+#: Formats a page can show a figure in, by preference: PNG (embedded as a ``data:`` URI),
+#: else SVG (inline). A PDF is only written next to the report.
+PAGE_FORMATS = ("png", "svg")
+
+
 @dataclass(frozen=True)
 class Figure:
-    """One rendered figure: a file stem, a caption and the PNG bytes."""
+    """One rendered figure: a file stem, a caption and its bytes in each format.
+
+    Attributes
+    ----------
+    name : str
+        File stem (``modality_heatmap``); the files are ``name.FORMAT``.
+    caption : str
+    files : dict of str -> bytes
+        Format (``png``, ``svg``, ``pdf``) -> file bytes, holding at least one of
+        :data:`PAGE_FORMATS`.
+    """
 
     name: str
     caption: str
-    png: bytes
+    files: Mapping[str, bytes]
+
+    @property
+    def page_format(self) -> str:
+        """The format the pages show: ``png`` when rendered, else ``svg``."""
+        for fmt in PAGE_FORMATS:
+            if fmt in self.files:
+                return fmt
+        raise ValueError(f"figure {self.name!r} has no PNG or SVG rendering")
+
+    @property
+    def page_bytes(self) -> bytes:
+        """The bytes of :attr:`page_format`."""
+        return self.files[self.page_format]
+
+
+def page_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """``formats`` with a format the pages can show: PNG is added first when neither PNG
+    nor SVG was asked for (``--format pdf`` writes PDF files and embeds PNG)."""
+    formats = tuple(formats)
+    if not any(f in PAGE_FORMATS for f in formats):
+        return ("png", *formats)
+    return formats
 
 
 @dataclass(frozen=True)

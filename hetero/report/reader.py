@@ -26,7 +26,7 @@ from hetero.measure.estimators import t_half_width
 from hetero.report.model import LEVELS, LevelReport, Report
 from hetero.report.training import read_train_dir
 
-__all__ = ["build_report"]
+__all__ = ["build_report", "read_measurement"]
 
 
 def _array(value: Any, n: int, *, dtype: Any, source: Path, name: str) -> np.ndarray | None:
@@ -107,6 +107,7 @@ def _read_level(
                     df = np.where(cnt >= 2, cnt - 1, np.nan)
                 if df is not None:
                     rep.half_width = t_half_width(rep.se, df, rep.confidence)
+        rep.df = df
         rep.significant = _array(
             tprov.get("significant"), n, dtype=bool, source=tpath, name="significant"
         )
@@ -232,6 +233,21 @@ def _read_plan(directory: Path, levels: Sequence[LevelReport]) -> Any | None:
     return plan
 
 
+def _read_analyses(paths: Iterable[str | os.PathLike]) -> list[tuple[str, Any]]:
+    """The analysis results at ``paths``, each with a unique figure name."""
+    from hetero.report.analysis import read_analyses
+
+    out: list[tuple[str, Any]] = []
+    seen: dict[str, int] = {}
+    for path in paths:
+        for result in read_analyses(path):
+            seen[result.kind] = seen.get(result.kind, 0) + 1
+            count = seen[result.kind]
+            name = f"analysis_{result.kind}" + (f"_{count}" if count > 1 else "")
+            out.append((name, result))
+    return out
+
+
 def _verdict(
     levels: Sequence[LevelReport], measure: Mapping[str, Any]
 ) -> tuple[bool | None, bool, str]:
@@ -270,35 +286,34 @@ def _verdict(
     )
 
 
-def build_report(
+def read_measurement(
     directory: str | os.PathLike,
-    train_dirs: Iterable[str | os.PathLike] = (),
-    *,
-    title: str | None = None,
-    compare_dir: str | os.PathLike | None = None,
-) -> Report:
-    """Read a measurement directory (and training directories) into a :class:`Report`.
+) -> tuple[list[LevelReport], Any | None, dict[str, Any]]:
+    """Read the matrices, checks, plan and summary of a measurement directory.
+
+    What :func:`build_report` and ``hetero export`` (:func:`hetero.export.export_rows`)
+    share: every level's :class:`LevelReport` (standard errors, intervals and significance
+    from the stored provenance, derived from ``std``/``count`` for older files), the plan
+    (its groups checked against the matrices) and ``measure.json``.
 
     Parameters
     ----------
     directory : path-like
         Output directory of ``hetero measure`` (must hold ``modality.json``).
-    train_dirs : iterable of path-like
-        Output directories of ``hetero train`` (each with ``metrics.json``).
-    title : str, optional
-        Report title (default: from the suite name).
-    compare_dir : path-like, optional
-        Output directory of ``hetero compare`` (its ``compare.json``).
 
     Returns
     -------
-    Report
+    levels : list of LevelReport
+        Modality first, then interaction when measured.
+    plan : GroupingPlan or None
+        ``plan.json`` when present.
+    measure : dict
+        ``measure.json`` (empty when absent).
 
     Raises
     ------
     HeteroError
-        A missing directory or ``modality.json``, or a malformed input file (one line
-        naming the file).
+        A missing directory or ``modality.json``, or a malformed file (one line naming it).
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -326,6 +341,45 @@ def build_report(
         if rep is not None:
             levels.append(rep)
     plan = _read_plan(directory, levels)
+    return levels, plan, measure
+
+
+def build_report(
+    directory: str | os.PathLike,
+    train_dirs: Iterable[str | os.PathLike] = (),
+    *,
+    title: str | None = None,
+    compare_dir: str | os.PathLike | None = None,
+    analysis_dirs: Iterable[str | os.PathLike] = (),
+) -> Report:
+    """Read a measurement directory (and training directories) into a :class:`Report`.
+
+    Parameters
+    ----------
+    directory : path-like
+        Output directory of ``hetero measure`` (must hold ``modality.json``).
+    train_dirs : iterable of path-like
+        Output directories of ``hetero train`` (each with ``metrics.json``).
+    title : str, optional
+        Report title (default: from the suite name).
+    compare_dir : path-like, optional
+        Output directory of ``hetero compare`` (its ``compare.json``).
+    analysis_dirs : iterable of path-like
+        Output folders of ``hetero analyze`` (or their result JSON files): one report
+        section per result (:func:`hetero.report.analysis.read_analyses`).
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    HeteroError
+        A missing directory or ``modality.json``, or a malformed input file (one line
+        naming the file).
+    """
+    directory = Path(directory)
+    levels, plan, measure = read_measurement(directory)
     runs = _runs_summary(directory)
     controls = None
     if (directory / "controls.json").exists():
@@ -344,6 +398,7 @@ def build_report(
         from hetero.compare import read_compare
 
         compare = read_compare(compare_dir)
+    analyses = _read_analyses(analysis_dirs)
     measured = set(levels[0].labels) if levels else set()
     for run in train:  # a model of another suite cannot be compared with this measurement
         if run.units and measured and run.units != measured:
@@ -417,4 +472,5 @@ def build_report(
         controls=controls,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         compare=compare,
+        analyses=analyses,
     )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from hetero._io import atomic_write_dir, atomic_write_text
 from hetero.errors import HeteroError
-from hetero.report.figures import render_figures
+from hetero.report.figures import REPORT_DPI, render_figures
 from hetero.report.html import render_html
 from hetero.report.markdown import render_markdown
 from hetero.report.model import FIGURE_DIR, ReportPaths
@@ -26,6 +26,9 @@ def write_report(
     title: str | None = None,
     figures: bool = True,
     compare_dir: str | os.PathLike | None = None,
+    analysis_dirs: Iterable[str | os.PathLike] = (),
+    figure_formats: str | Sequence[str] = "png",
+    dpi: int = REPORT_DPI,
 ) -> ReportPaths:
     """Build, render and write the report of a measurement directory.
 
@@ -45,13 +48,32 @@ def write_report(
         Draw figures (False: tables only, no matplotlib needed).
     compare_dir : path-like, optional
         Output directory of ``hetero compare`` (a section with its table and figures).
+    analysis_dirs : iterable of path-like
+        Output folders of ``hetero analyze`` (or their result JSON files): a section per
+        analysis with its table, verdicts and figure.
+    figure_formats : str or sequence of str
+        ``png`` (default), ``svg`` and/or ``pdf``: every figure is written to
+        ``report_figures/`` in each; the pages show the PNG (embedded as a ``data:`` URI)
+        or, without PNG, the SVG (inline in the HTML); a PDF-only request adds the PNG.
+    dpi : int
+        Resolution of the PNG figures (default :data:`~hetero.report.figures.REPORT_DPI`).
 
     Returns
     -------
     ReportPaths
     """
-    report = build_report(directory, train_dirs, title=title, compare_dir=compare_dir)
-    figs = render_figures(report) if figures else []
+    from hetero.plotting._common import check_dpi, check_formats
+
+    formats = check_formats(figure_formats)  # bad options fail before anything is read
+    dpi = check_dpi(dpi)
+    report = build_report(
+        directory,
+        train_dirs,
+        title=title,
+        compare_dir=compare_dir,
+        analysis_dirs=analysis_dirs,
+    )
+    figs = render_figures(report, formats=formats, dpi=dpi) if figures else []
     page = render_html(report, figs)
     text = render_markdown(report, figs)
     out_dir = Path(out) if out is not None else Path(directory)
@@ -61,7 +83,8 @@ def write_report(
         # the pages, written last, only ever link a complete set
         fig_dir = out_dir / FIGURE_DIR
         if figs:
-            fig_paths = tuple(atomic_write_dir(fig_dir, {f"{f.name}.png": f.png for f in figs}))
+            files = {f"{f.name}.{fmt}": data for f in figs for fmt, data in f.files.items()}
+            fig_paths = tuple(atomic_write_dir(fig_dir, files))
         else:
             fig_paths = ()
             shutil.rmtree(fig_dir, ignore_errors=True)  # an earlier report's, now unlinked

@@ -11,7 +11,9 @@
 
 Every analysis returns an :class:`AnalysisResult` (per-seed rows, summaries with t
 intervals, verdicts) that writes JSON, CSV and a figure, and that
-:func:`hetero_models.analysis.report.render_section` turns into a report section. The CLI
+:func:`render_section` turns into a report section (``hetero report --analysis`` adds
+them). The result types, their files, figures and report sections need no torch and live
+in the core, :mod:`hetero.report.analysis`; this package imports them from there. The CLI
 is ``hetero analyze overlap|interference|few-shot|transfer``. Names are loaded lazily:
 importing this package (as the CLI plug-in does) does not import torch.
 

@@ -9,18 +9,19 @@ read, summarised and rendered without it.
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from hetero._io import atomic_write_bytes, atomic_write_text, read_json, write_json
+from hetero._io import read_json
 from hetero.errors import HeteroError
+
+# the results, their files and report sections need no torch: they live in the core
+from hetero.report.analysis import ARMS, AnalysisResult, fmt_interval, read_result
 
 __all__ = [
     "ARMS",
@@ -41,10 +42,6 @@ __all__ = [
     "train_models",
     "verdict",
 ]
-
-#: Sharing arms, in display order: one copy of every block, a plan's groups, one per unit.
-ARMS = ("share-all", "grouped", "share-none")
-RESULT_FORMAT = 1
 
 
 # --------------------------------------------------------------------------- statistics
@@ -81,16 +78,6 @@ def interval(values: Iterable[float | None]) -> dict[str, float]:
         "low": mean - half,
         "high": mean + half,
     }
-
-
-def fmt_interval(stats: Mapping[str, Any], digits: int = 3) -> str:
-    """``"0.812 [0.790, 0.834]"`` (the mean alone when there is no interval)."""
-    mean, low, high = (stats.get(k) for k in ("mean", "low", "high"))
-    if mean is None or not math.isfinite(float(mean)):
-        return "n/a"
-    if low is None or high is None or not math.isfinite(float(low)):
-        return f"{float(mean):.{digits}f} (one seed)"
-    return f"{float(mean):.{digits}f} [{float(low):.{digits}f}, {float(high):.{digits}f}]"
 
 
 def verdict(
@@ -201,165 +188,6 @@ def paired_differences(
 
 
 # --------------------------------------------------------------------------- results
-
-
-class AnalysisResult:
-    """Outcome of one analysis: tables of per-seed rows and summaries, verdicts, config.
-
-    Parameters
-    ----------
-    tables : dict of str -> list of dict
-        ``"rows"`` (one row per seed and measured cell) and ``"summary"`` (means and t
-        intervals over seeds) always; analyses may add more (e.g. ``"counts"``).
-    verdicts : list of str
-        Sentences worded by the intervals.
-    config : dict
-        The analysis' settings (seeds, epochs, inputs).
-    provenance : dict, optional
-        :func:`hetero._provenance.provenance` record.
-
-    Subclasses set :attr:`kind` and implement :meth:`figure`.
-    """
-
-    kind: ClassVar[str] = "analysis"
-    _types: ClassVar[dict[str, type[AnalysisResult]]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        AnalysisResult._types[cls.kind] = cls
-
-    def __init__(
-        self,
-        tables: Mapping[str, list[dict[str, Any]]],
-        verdicts: Sequence[str] = (),
-        config: Mapping[str, Any] | None = None,
-        provenance: Mapping[str, Any] | None = None,
-    ):
-        self.tables = {str(k): [dict(r) for r in v] for k, v in tables.items()}
-        for name in ("rows", "summary"):
-            self.tables.setdefault(name, [])
-        self.verdicts = [str(v) for v in verdicts]
-        self.config = dict(config or {})
-        self.provenance = dict(provenance or {})
-
-    @property
-    def rows(self) -> list[dict[str, Any]]:
-        """Per-seed rows."""
-        return self.tables["rows"]
-
-    @property
-    def summary(self) -> list[dict[str, Any]]:
-        """Means and t intervals over seeds."""
-        return self.tables["summary"]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN becomes null)."""
-        return {
-            "kind": self.kind,
-            "format": RESULT_FORMAT,
-            "config": self.config,
-            "verdicts": self.verdicts,
-            "tables": self.tables,
-            "provenance": self.provenance,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Any, source: Any = None) -> AnalysisResult:
-        """Rebuild a result (of the subclass named by ``d["kind"]``) from :meth:`to_dict`."""
-        if not isinstance(d, Mapping) or not isinstance(d.get("tables"), Mapping):
-            raise HeteroError("tables: missing (expected an analysis result JSON)", source=source)
-        kind = d.get("kind")
-        _import_result_types()
-        sub = AnalysisResult._types.get(str(kind))
-        if sub is None:
-            known = ", ".join(sorted(k for k in AnalysisResult._types if k != "analysis"))
-            raise HeteroError(
-                f"kind: unknown analysis {kind!r}; expected one of: {known}", source=source
-            )
-        tables = {}
-        for name, rows in d["tables"].items():
-            if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
-                raise HeteroError(f"tables.{name}: expected a list of objects", source=source)
-            tables[name] = [{k: (math.nan if v is None else v) for k, v in r.items()} for r in rows]
-        return sub(
-            tables, d.get("verdicts") or [], d.get("config") or {}, d.get("provenance") or {}
-        )
-
-    def figure(self) -> Any:  # pragma: no cover - abstract
-        """The analysis' figure (a matplotlib Figure on an Agg canvas)."""
-        raise NotImplementedError
-
-    def figure_png(self) -> bytes:
-        """:meth:`figure` as PNG bytes."""
-        from hetero.plotting._common import to_png
-
-        return to_png(self.figure())
-
-    def write(self, directory: str | Path, *, figure: bool = True) -> dict[str, Path]:
-        """Write ``<kind>.json``, ``<kind>_<table>.csv`` per table and ``<kind>.png``.
-
-        Returns the written paths by name (``json``, ``png`` and the table names).
-        """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        paths = {"json": write_json(directory / f"{self.kind}.json", self.to_dict())}
-        for name, rows in self.tables.items():
-            paths[name] = atomic_write_text(directory / f"{self.kind}_{name}.csv", to_csv(rows))
-        if figure:
-            paths["png"] = atomic_write_bytes(directory / f"{self.kind}.png", self.figure_png())
-        return paths
-
-    def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
-        return f"{type(self).__name__}({sizes}, verdicts={len(self.verdicts)})"
-
-
-def _import_result_types() -> None:
-    import importlib
-
-    for module in ("overlap", "interfere", "fewshot", "heldout"):
-        importlib.import_module(f"hetero_models.analysis.{module}")
-
-
-def read_result(path: str | Path) -> AnalysisResult:
-    """Read a result written by :meth:`AnalysisResult.write` (its JSON file, or the folder
-    holding exactly one ``<kind>.json``)."""
-    path = Path(path)
-    if path.is_dir():
-        _import_result_types()
-        found = [
-            path / f"{k}.json" for k in AnalysisResult._types if (path / f"{k}.json").is_file()
-        ]
-        if len(found) != 1:
-            raise HeteroError(
-                "expected one analysis result (overlap.json, interference.json, "
-                f"few_shot.json or transfer.json), found {len(found)}",
-                source=path,
-            )
-        path = found[0]
-    return AnalysisResult.from_dict(read_json(path), source=path)
-
-
-def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows as CSV text (columns: the union of the keys in first-seen order; NaN/None empty)."""
-    cols: list[str] = []
-    for r in rows:
-        cols += [c for c in r if c not in cols]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        out = {}
-        for c in cols:
-            v = r.get(c)
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                out[c] = ""
-            elif isinstance(v, (list, tuple)):
-                out[c] = "+".join(str(x) for x in v)
-            else:
-                out[c] = v
-        writer.writerow(out)
-    return buf.getvalue()
 
 
 def base_provenance(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,11 +22,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from hetero.errors import HeteroError
+from hetero.report.analysis import FewShotResult
 from hetero_models.analysis.common import (
-    AnalysisResult,
     base_provenance,
     fit,
     interval,
@@ -39,40 +37,6 @@ from hetero_models.analysis.common import (
 )
 
 __all__ = ["FewShotResult", "few_shot"]
-
-ARMS_FEW_SHOT = ("alone", "pre-trained")
-
-
-class FewShotResult(AnalysisResult):
-    """Result of :func:`few_shot`.
-
-    Tables: ``rows`` (seed, fraction, training samples, arm, target test metric, epochs
-    run, best epoch), ``summary`` (per fraction and arm over seeds) and ``gains`` (per
-    fraction: pre-trained minus alone, paired by seed; positive = pre-training helps).
-    """
-
-    kind = "few_shot"
-
-    def figure(self) -> Any:
-        """Target test metric against the fraction of training data, both arms, t intervals."""
-        from hetero.plotting._common import new_figure
-
-        fig, ax = new_figure(5.0, 3.4)
-        for k, arm in enumerate(ARMS_FEW_SHOT):
-            rs = sorted((r for r in self.summary if r["arm"] == arm), key=lambda r: r["fraction"])
-            if not rs:
-                continue
-            x = np.array([r["fraction"] for r in rs]) * (1 + 0.02 * (k - 0.5))
-            y = np.array([r["mean"] for r in rs])
-            err = np.nan_to_num(np.array([r["half_width"] for r in rs], dtype=float))
-            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=arm)
-        ax.set_xscale("log")
-        ax.set_xlabel("fraction of the target's training data")
-        target = self.config.get("target", "target")
-        ax.set_ylabel(f"{target} test {self.config.get('metric', 'metric')}")
-        ax.set_title(f"Few-shot: {target} (95 % t intervals)", fontsize=10)
-        ax.legend(fontsize=8)
-        return fig
 
 
 def few_shot(

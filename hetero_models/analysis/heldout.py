@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from hetero.errors import HeteroError
+from hetero.report.analysis import TransferResult
 from hetero_models.analysis.common import (
-    AnalysisResult,
     base_provenance,
     fit,
     interval,
@@ -38,52 +38,6 @@ __all__ = ["TransferResult", "transfer"]
 
 def _config_name(m: int) -> str:
     return "alone" if m == 0 else f"pre-trained on {m}"
-
-
-class TransferResult(AnalysisResult):
-    """Result of :func:`transfer`.
-
-    Tables: ``rows`` (target, seed, config, sources, target test metric, epochs run, best
-    epoch, stopped early), ``summary`` (per target and config over seeds), ``gains`` (per
-    target and source count: pre-trained minus alone, paired by seed; positive = transfer
-    helps; ``target = "mean"`` averages the targets per seed) and ``convergence`` (per
-    target and config: runs ended by early stopping).
-    """
-
-    kind = "transfer"
-
-    def figure(self) -> Any:
-        """Gain of each pre-trained config over the target alone, per target (t intervals).
-
-        Gains are in the target's own metric, signed so that positive means transfer helps.
-        """
-        from hetero.plotting._common import new_figure
-
-        gains = self.tables.get("gains", [])
-        targets = list(dict.fromkeys(r["target"] for r in gains))
-        configs = list(dict.fromkeys(r["config"] for r in gains))
-        metric = {r["target"]: r["metric"] for r in self.rows}
-        fig, ax = new_figure(1.8 + 1.1 * max(1, len(targets)), 3.4)
-        width = 0.7 / max(1, len(configs))
-        for k, cfg in enumerate(configs):
-            xs, ys, es = [], [], []
-            for i, t in enumerate(targets):
-                r = next((r for r in gains if r["target"] == t and r["config"] == cfg), None)
-                if r is not None and np.isfinite(r["mean"]):
-                    xs.append(i + (k - (len(configs) - 1) / 2) * width)
-                    ys.append(r["mean"])
-                    es.append(r["half_width"] if np.isfinite(r["half_width"]) else 0.0)
-            ax.errorbar(xs, ys, yerr=es, fmt="o", capsize=3, label=cfg)
-        ax.axhline(0.0, color="0.4", lw=0.8)
-        ax.set_xticks(
-            range(len(targets)),
-            [f"{t}\n({metric[t]})" if t in metric else t for t in targets],
-            fontsize=8,
-        )
-        ax.set_ylabel("gain over target alone")
-        ax.set_title("Transfer to a held-out task (95 % t intervals)", fontsize=10)
-        ax.legend(fontsize=7)
-        return fig
 
 
 def transfer(

@@ -17,16 +17,15 @@ only the crossmodal layer (the paper's Table 7 b and c), everything else frozen.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from hetero.errors import HeteroError
+from hetero.report.analysis import InterferenceResult
 from hetero_models.analysis.common import (
     ARMS,
-    AnalysisResult,
     TrainedModel,
     base_provenance,
     component_of,
@@ -94,56 +93,6 @@ def corrupt_labels(
     elif mode == "shuffle":
         y[chosen] = y[chosen][rng.permutation(len(chosen))]
     return replace_train_labels(suite, task, y)
-
-
-class InterferenceResult(AnalysisResult):
-    """Result of :func:`interference`.
-
-    Tables: ``rows`` (arm, seed, corrupted task, task, clean and corrupted test metric,
-    ``drop``: positive = worse with the corruption), ``summary`` (per arm, corrupted task
-    and task over seeds), ``others`` (per arm, seed and corrupted task: mean drop of the
-    other tasks; ``corrupted = "any"`` averages over the corrupted tasks) and
-    ``others_summary``.
-    """
-
-    kind = "interference"
-
-    def figure(self) -> Any:
-        """Heatmaps of the mean drop (rows: corrupted task, columns: task), one per arm."""
-        from hetero.plotting._common import new_figure
-
-        summary = self.summary
-        arms = [a for a in ARMS if any(r["arm"] == a for r in summary)]
-        corrupted = list(dict.fromkeys(r["corrupted"] for r in summary))
-        tasks = list(dict.fromkeys(r["task"] for r in summary))
-        fig, _ = new_figure(
-            1.0 + 3.4 * max(1, len(arms)), 0.9 + 0.45 * max(3, len(corrupted)), axes=False
-        )
-        if not summary:
-            fig.add_subplot().text(0.5, 0.5, "no interference measured", ha="center")
-            return fig
-        values = [abs(r["mean"]) for r in summary if math.isfinite(r["mean"])]
-        vmax = max(values, default=1.0) or 1.0
-        image = None
-        for i, arm in enumerate(arms):
-            ax = fig.add_subplot(1, len(arms), i + 1)
-            m = np.full((len(corrupted), len(tasks)), np.nan)
-            for r in summary:
-                if r["arm"] == arm:
-                    m[corrupted.index(r["corrupted"]), tasks.index(r["task"])] = r["mean"]
-            image = ax.imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
-            for a in range(len(corrupted)):
-                for b in range(len(tasks)):
-                    if np.isfinite(m[a, b]):
-                        ax.text(b, a, f"{m[a, b]:.2f}", ha="center", va="center", fontsize=7)
-            ax.set_xticks(range(len(tasks)), tasks, rotation=45, ha="right", fontsize=7)
-            ax.set_yticks(range(len(corrupted)), corrupted if i == 0 else [], fontsize=7)
-            ax.set_title(f"{arm}", fontsize=9)
-            if i == 0:
-                ax.set_ylabel("corrupted task", fontsize=8)
-        if image is not None:
-            fig.colorbar(image, ax=fig.axes, shrink=0.8, label="test-metric drop (+ = worse)")
-        return fig
 
 
 def _continue(

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from hetero.errors import HeteroError
+from hetero.report.analysis import OverlapResult
 from hetero_models.analysis.common import (
     ARMS,
-    AnalysisResult,
     TrainedModel,
     arm_of,
     base_provenance,
@@ -230,60 +230,6 @@ def involved_task_counts(values: Mapping[str, np.ndarray], epsilon: float = 0.2)
         return np.full(len(values), np.nan)
     involved = (m[:, keep] > float(epsilon) * mx[keep]).sum(axis=0)
     return np.bincount(involved, minlength=len(values) + 1)[1:] / keep.sum()
-
-
-class OverlapResult(AnalysisResult):
-    """Result of :func:`parameter_overlap`.
-
-    Tables: ``rows`` (arm, seed, component, task pair, overlap), ``means`` (per model and
-    component: mean overlap over the pairs of distinct tasks), ``counts`` (per model and
-    component: fraction of parameters involved in ``n_tasks`` tasks), ``summary`` (mean
-    pairwise overlap per arm and component over seeds, with the random-set null), ``pairs``
-    (per task pair) and ``counts_summary``.
-    """
-
-    kind = "overlap"
-
-    def figure(self) -> Any:
-        """Heatmaps of the mean pairwise overlap: one row per arm, one column per component."""
-        from hetero.plotting._common import new_figure
-
-        pairs = self.tables.get("pairs", [])
-        arms = [a for a in ARMS if any(r["arm"] == a for r in pairs)]
-        comps = list(dict.fromkeys(r["component"] for r in pairs))
-        fig, _ = new_figure(3.2 * max(1, len(comps)), 2.9 * max(1, len(arms)), axes=False)
-        if not pairs:
-            fig.add_subplot().text(0.5, 0.5, "no overlap measured", ha="center")
-            return fig
-        tasks = list(dict.fromkeys([r["task_a"] for r in pairs] + [r["task_b"] for r in pairs]))
-        image = None
-        for i, arm in enumerate(arms):
-            for j, comp in enumerate(comps):
-                ax = fig.add_subplot(len(arms), len(comps), i * len(comps) + j + 1)
-                m = np.full((len(tasks), len(tasks)), np.nan)
-                for r in pairs:
-                    if r["arm"] == arm and r["component"] == comp:
-                        a, b = tasks.index(r["task_a"]), tasks.index(r["task_b"])
-                        m[a, b] = m[b, a] = r["mean"]
-                image = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
-                for a in range(len(tasks)):
-                    for b in range(len(tasks)):
-                        if np.isfinite(m[a, b]):
-                            ax.text(
-                                b,
-                                a,
-                                f"{m[a, b]:.2f}",
-                                ha="center",
-                                va="center",
-                                fontsize=7,
-                                color="white" if m[a, b] < 0.6 else "black",
-                            )
-                ax.set_xticks(range(len(tasks)), tasks, rotation=45, ha="right", fontsize=7)
-                ax.set_yticks(range(len(tasks)), tasks if j == 0 else [], fontsize=7)
-                ax.set_title(f"{arm}: {comp}", fontsize=9)
-        if image is not None:
-            fig.colorbar(image, ax=fig.axes, shrink=0.6, label="top-parameter overlap")
-        return fig
 
 
 def _as_trained(models: Any) -> list[TrainedModel]:
