@@ -36,7 +36,7 @@ if [[ -z "${PYTHON:-}" ]]; then
 fi
 WORKERS=${WORKERS:-$("$PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)))')}
 # Defaults sized for about 15 minutes on 2 idle cores (docs/benchmarks.md): every ordered
-# pair measured with the default frozen_short estimator, two transfer seeds (the least a
+# pair measured with the default logme estimator, two transfer seeds (the least a
 # split-half re-test needs) and two seeds per baseline (bench_measure.py found no gain from
 # doubling them). FRACTION < 1 measures only part of the pairs and completes the rest.
 SEEDS=${SEEDS:-2}

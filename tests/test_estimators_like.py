@@ -49,7 +49,7 @@ def test_registered_like_for_like_and_not_the_default():
     assert est.transfer_mode == FROZEN_FRESH and est.baseline == "self"
     assert est.score == "best" and est.transfer_max_epochs is None  # learner's cap and patience
     assert "like-for-like" in est.description
-    assert DEFAULT_ESTIMATOR == "frozen_short"
+    assert DEFAULT_ESTIMATOR != "frozen_fresh"
 
 
 def test_planner_fits_baseline_and_transfers_the_same_way():

@@ -335,7 +335,7 @@ def test_runs_csv_times_and_modes(measured):
         assert when.utcoffset() is not None and when.utcoffset().total_seconds() == 0
         assert abs((now - when).total_seconds()) < 3600
         if row["kind"] == "transfer":
-            assert row["mode"] in ("finetune", "frozen")
+            assert row["mode"] in ("finetune", "frozen", "logme")
         else:
             assert row["mode"] == ""
     assert {r["kind"] for r in rows} == {"scratch", "transfer"}

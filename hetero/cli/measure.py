@@ -198,9 +198,10 @@ def measure_cmd(
         str | None,
         typer.Option(
             "--estimator",
-            help="finetune | budgeted | frozen | frozen_short | frozen_fresh | ridge | logme "
-            "(default: frozen_short, the most reliable; logme and ridge, closed-form probes "
-            "(HighMMT probe only), pass the most controls: docs/concepts.md).",
+            help="logme | ridge | frozen | frozen_short | frozen_fresh | finetune | budgeted "
+            "(default: logme, a closed-form probe of the frozen source body: the only one "
+            "passing the twin controls with double-centred reliability >= 0.8; "
+            "docs/concepts.md).",
             metavar="NAME",
         ),
     ] = None,
@@ -372,7 +373,8 @@ def measure_cmd(
         max_runs=max_runs, max_time=max_time, design_seed=design_seed, figures=figures,
         controls=tuple(controls_for) if controls_for else controls,
     )  # fmt: skip
-    cfg.build_learner()  # an unknown or misconfigured learner fails before any output
+    # an unknown or misconfigured learner, or one refusing the estimator, fails before output
+    est = cfg.build_estimator(cfg.build_learner()[2])
     from hetero.plotting._common import check_dpi, check_formats
 
     formats = check_formats(figure_format or ["png"])
@@ -385,7 +387,16 @@ def measure_cmd(
             else " (default"
             + (": torch/hetero_models not available)" if name == "reference" else ")")
         )
-        typer.echo(f"learner: {name}{why}; estimator: {cfg.estimator}", err=True)
+        from hetero.measure.estimators import DEFAULT_ESTIMATOR
+
+        est_why = (
+            ""
+            if estimator
+            else " (default)"
+            if est.name == DEFAULT_ESTIMATOR
+            else f" (default for a learner without the {DEFAULT_ESTIMATOR} mode)"
+        )
+        typer.echo(f"learner: {name}{why}; estimator: {est.name}{est_why}", err=True)
     with _Progress(enabled=not quiet) as bar:
         result = measure(
             suite_obj, out, cfg, on_event=bar.event, on_start=bar.start,

@@ -28,7 +28,9 @@ class MeasureConfig:
         Registered learner name or instance (default: ``"highmmt"`` when available, else
         ``"reference"``); ``learner_config`` updates its config, ``max_epochs`` caps it.
     estimator : str or Estimator
-        Transfer estimator (``finetune``, ``budgeted``, ``frozen``, ``frozen_short``).
+        Transfer estimator; None: :func:`hetero.measure.estimators.default_estimator` of the
+        learner (``logme``, or ``frozen_short`` for a learner without the closed-form modes;
+        see :mod:`hetero.measure.estimators` for the others).
     interactions : bool, optional
         Measure interaction units too (None: when the learner supports them).
     fraction, budget : optional
@@ -88,10 +90,6 @@ class MeasureConfig:
     controls: bool | tuple[str, ...] = False
 
     def __post_init__(self) -> None:
-        from hetero.measure.estimators import DEFAULT_ESTIMATOR
-
-        if self.estimator is None:
-            object.__setattr__(self, "estimator", DEFAULT_ESTIMATOR)
         object.__setattr__(self, "learner_config", dict(self.learner_config or {}))
         if self.seeds != "auto":
             try:
@@ -161,6 +159,22 @@ class MeasureConfig:
     def sampled(self) -> bool:
         """Whether only a sampled design of pairs is measured."""
         return self.fraction is not None or self.budget is not None
+
+    def build_estimator(self, learner: Any) -> Any:
+        """The :class:`~hetero.measure.estimators.Estimator` for ``learner`` (the learner's
+        default when none is named); a learner that refuses its transfer mode fails here,
+        before anything trains."""
+        from hetero.measure.estimators import default_estimator, get_estimator
+
+        est = get_estimator(self.estimator or default_estimator(learner))
+        try:
+            learner.check_mode(est.transfer_mode)
+        except LearnerError as exc:
+            raise LearnerError(
+                f"estimator {est.name!r} needs transfer mode {est.transfer_mode!r}, which "
+                f"learner {learner.name!r} does not accept ({exc})"
+            ) from None
+        return est
 
     def build_learner(self) -> tuple[str, dict[str, Any], Any]:
         """``(name, full config, learner instance)``; validates the name and config."""

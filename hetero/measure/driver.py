@@ -47,7 +47,7 @@ from hetero.measure.controls import (
     controls_summary,
     with_controls,
 )
-from hetero.measure.estimators import estimate_transfer, get_estimator
+from hetero.measure.estimators import estimate_transfer
 from hetero.measure.executors import ExecutorHandle, RunEvent, RunStats, make_executor, run_specs
 from hetero.measure.outputs import (
     MeasureResult,
@@ -160,8 +160,8 @@ class _Measurement:
     def __init__(self, suite: Any, cfg: MeasureConfig, *, on_event: Any, on_start: Any):
         self.suite, self.cfg = suite, cfg
         self.on_event, self.on_start = on_event, on_start
-        self.est = get_estimator(cfg.estimator)
         self.name, self.config, self.learner = cfg.build_learner()
+        self.est = cfg.build_estimator(self.learner)
         self.control_tasks: list[str] = []
         self.all_tasks = suite  # the suite plus its control tasks (runs find their data here)
         if cfg.controls:
@@ -450,8 +450,8 @@ def _unit_task(suite: Any, label: str) -> Any:
     unit = suite.unit(label)
     task = suite.task(unit.task)
     data = task.data
-    if set(unit.modalities) == set(data.arrays):
-        return task
+    if set(unit.modalities) == set(data.arrays) or task.target == "retrieval":
+        return task  # a retrieval unit's loss reads both modalities
     sub = TaskData(
         {m: data.arrays[m] for m in unit.modalities},
         data.y,

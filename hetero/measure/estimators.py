@@ -15,7 +15,7 @@ against a baseline on ``j``. Estimators differ in the transfer run and the basel
     Transfer: keep the source body fixed, train only the input projection and a fresh head.
     Baseline: the same probe on the target's own scratch body (self-transfer), so both terms
     are the same kind of run and ``T(j -> j) = 0`` by construction.
-``frozen_short`` (the default)
+``frozen_short``
     The frozen-body probe with every target-side fit (transfers and self-transfer
     baselines) capped at 5 epochs; the source bodies are trained to convergence. The short
     probe compares what the bodies offer before the input projection and head can
@@ -39,8 +39,9 @@ against a baseline on ``j``. Estimators differ in the transfer run and the basel
     penalty chosen by exact leave-one-out on the training split, is scored by the
     validation relative squared error. Baseline: the same on the target's own encoder. No
     SGD, so no epoch cap, learning rate or batch order: only the bodies' seeds add noise.
-    Needs a learner that accepts mode ``"ridge"`` (the HighMMT probe).
-``logme`` (closed-form evidence)
+    Needs a learner that accepts mode ``"ridge"`` (the HighMMT probe, the reference
+    learner).
+``logme`` (closed-form evidence, the default)
     As ``ridge``, scored by the negated LogME evidence (maximum log marginal likelihood of
     Bayesian linear regression on the training features, per sample and target column).
 
@@ -72,9 +73,11 @@ __all__ = [
     "CONFIDENCE",
     "DEFAULT_ESTIMATOR",
     "ESTIMATORS",
+    "FALLBACK_ESTIMATOR",
     "VALIDITY_STATEMENT",
     "Estimator",
     "TransferEstimate",
+    "default_estimator",
     "estimate_transfer",
     "get_estimator",
     "register_estimator",
@@ -207,13 +210,33 @@ for _builtin in (
     register_estimator(_builtin)
 del _builtin
 
-#: Estimator used when none is named: the one with the best test-retest reliability at
-#: equal compute on real data. Experiment 0 of docs/results.md (16 units of the `full`
-#: suite, HighMMT probes) found the frozen probe with its target-side fits capped at 5
-#: epochs more reliable (split-half Spearman of d 0.89) than the same probe trained to its
-#: 30-epoch cap (0.68), at a third of the compute; benchmarks/bench_measure.py compares
-#: the estimators with the reference learner.
-DEFAULT_ESTIMATOR = "frozen_short"
+#: Estimator used when none is named, chosen by the rule of docs/concepts.md (Estimators,
+#: validity): among the estimators that pass the twin controls and reach a double-centred
+#: split-half reliability of at least 0.8 on ``mini`` within 15 minutes on 2 cores, the one
+#: with the best validity. Only ``logme`` passes (twin nearest and nearer than the shuffled
+#: copy for 10 of 10 units, 0.88 at 172 core-seconds with the HighMMT probe;
+#: ``benchmarks/bench_validity.py``); no estimator's validity could be shown
+#: (:data:`VALIDITY_STATEMENT`). Before, ``frozen_short`` (the most reliable, but its
+#: relabelled twins come out *farther* than a label-shuffled copy).
+DEFAULT_ESTIMATOR = "logme"
+
+#: Default for a learner that does not accept :data:`DEFAULT_ESTIMATOR`'s transfer mode
+#: (a custom learner implementing only the base modes ``finetune`` and ``frozen``): the
+#: most reliable estimator those modes allow.
+FALLBACK_ESTIMATOR = "frozen_short"
+
+
+def default_estimator(learner: Any = None) -> str:
+    """The estimator used when none is named: :data:`DEFAULT_ESTIMATOR`, or
+    :data:`FALLBACK_ESTIMATOR` for a ``learner`` whose ``check_mode`` refuses the default's
+    transfer mode."""
+    if learner is not None:
+        try:
+            learner.check_mode(ESTIMATORS.get(DEFAULT_ESTIMATOR).transfer_mode)
+        except Exception:  # the learner's own error type (LearnerError for built-ins)
+            return FALLBACK_ESTIMATOR
+    return DEFAULT_ESTIMATOR
+
 
 #: What is known about whether any estimator predicts the benefit of sharing (said in the
 #: summary, by ``hetero measure`` and in the report; the evidence: docs/concepts.md and
