@@ -47,6 +47,8 @@ DATA_DIR_DEFAULT = "/work/shared/data"
 #: and their run keys; docs/benchmarks.md, quality benchmark).
 PROBE = {"max_epochs": 30, "bn_calibration": 0}
 QUICK_PROBE = {"max_epochs": 3, "num_latents": 4, "latent_dim": 16, "dim_head": 8}
+#: Campaign stage (campaign.py) that measures each estimator experiments 1-3 can read.
+STAGE_OF = {"logme": "s7", "frozen": "s1"}
 
 
 # --------------------------------------------------------------------------- arguments
@@ -71,11 +73,17 @@ def add_measurement_args(
 ) -> argparse.ArgumentParser:
     """Options of the experiments that read (or make) a measurement campaign's run records.
 
-    ``rescoring`` adds ``--score-cap`` and ``--epochs`` (experiments 1-3).
+    ``rescoring`` adds ``--estimator``, ``--score-cap`` and ``--epochs`` (experiments 1-3).
     """
     ap.add_argument("--records", type=Path, nargs="*", default=None)
     ap.add_argument("--workers", type=int, default=1)
     if rescoring:
+        ap.add_argument(
+            "--estimator",
+            choices=sorted(STAGE_OF),
+            default="logme",
+            help="logme (the product default; campaign stage s7) or frozen (stage s1)",
+        )
         ap.add_argument(
             "--score-cap",
             type=int,
@@ -87,6 +95,8 @@ def add_measurement_args(
 
 
 def setup(args: argparse.Namespace) -> None:
+    if getattr(args, "score_cap", None) is not None and getattr(args, "estimator", "") == "logme":
+        raise SystemExit("--score-cap re-scores trained probes; logme trains none")
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         import torch

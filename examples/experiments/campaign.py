@@ -16,7 +16,13 @@ s3    frozen      10   0-1        0-3           modality (smaller budget, exp0)
 s4    frozen      30   0-3        0-7           modality + interaction (more seeds)
 s5    frozen      10   0-3        0-7           modality
 s6    finetune    30   0-3        0-3           modality
+s7    logme       30   0-3        0-3           modality + interaction (the default
+                                                estimator; exp1-3)
 ====  ==========  ===  =========  ============  ===================================
+
+``s7``'s scratch bodies have the same run keys as ``s1``'s (same probe settings and seeds),
+so in one store the two stages score the very same bodies, by a trained frozen probe and
+by the closed-form LogME evidence.
 
 After ``s1`` its distance matrices are copied to ``OUT/matrices_s1/`` (experiments 4-5 can
 start from them while the later stages run).
@@ -52,10 +58,12 @@ STAGES = {
     "s4": ("frozen", 30, 4, 8, True),
     "s5": ("frozen", 10, 4, 8, False),
     "s6": ("finetune", 30, 4, 4, False),
+    "s7": ("logme", 30, 4, 4, True),
 }
 QUICK_STAGES = {
     "s1": ("frozen", 3, 2, 2, True),
     "s2": ("finetune", 3, 2, 2, False),
+    "s7": ("logme", 3, 2, 2, True),
 }
 
 

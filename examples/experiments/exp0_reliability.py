@@ -11,7 +11,13 @@ groups). Conditions:
   baseline runs), re-scored from the stored validation curves (see
   ``_common.level_estimate``); source bodies keep their full training;
 * the converged fine-tuning gap (``finetune``, the paper's estimator) when its runs are in
-  the records (campaign stage s2).
+  the records (campaign stage s2);
+* the closed-form ``logme`` estimator (the product default) when its runs are in the
+  records (campaign stage s7).
+
+Besides the raw Spearman of ``d``, the Spearman of the double-centred ``d`` (each half's
+main effects ``a_i + a_j`` removed, as ``hetero measure --retest`` reports it) says how
+reliably a measurement ranks *pairs* rather than units that are far from everything.
 
 The runs come from ``campaign.py`` (``--records``), or are trained here (``--quick``, or no
 ``--records``). Each condition is evaluated on every distinct disjoint split of the stored
@@ -46,11 +52,14 @@ CONDITIONS = [
     ("frozen E=20, 1 seed, 2 baselines", "frozen", 30, 20, 1, 2),
     ("frozen E=30, 1 seed, 2 baselines", "frozen", 30, None, 1, 2),
     ("frozen E=30, 2 seeds, 4 baselines", "frozen", 30, None, 2, 4),
+    ("logme, 1 seed, 1 baseline", "logme", 30, None, 1, 1),
+    ("logme, 2 seeds, 2 baselines (the default)", "logme", 30, None, 2, 2),
 ]
 QUICK_CONDITIONS = [
     ("finetune, 1 seed, 1 baseline (naive)", "finetune", 3, None, 1, 1),
     ("frozen, 1 seed, 1 baseline", "frozen", 3, None, 1, 1),
     ("frozen E=2, 1 seed, 1 baseline", "frozen", 3, 2, 1, 1),
+    ("logme, 1 seed, 1 baseline", "logme", 3, None, 1, 1),
 ]
 
 
@@ -87,6 +96,7 @@ def evaluate(suite, records, *, quick: bool, splits: int, k: int) -> list[dict]:
     from sklearn.metrics import adjusted_rand_score
 
     from hetero.measure.stability import RELIABLE_SPEARMAN, offdiag_spearman
+    from hetero.nulls import main_effects
 
     rows = []
     for name, est, stored, cap, s, b in QUICK_CONDITIONS if quick else CONDITIONS:
@@ -105,7 +115,7 @@ def evaluate(suite, records, *, quick: bool, splits: int, k: int) -> list[dict]:
             ):
                 C.log(f"{name} [{level}]: stored seeds {n_t}/{n_b} < needed {2 * s}/{2 * b}")
                 continue
-            res = {"T": [], "d": [], "ari": [], "cost": []}
+            res = {"T": [], "d": [], "dc": [], "ari": [], "cost": []}
             seen = set()
             for rep in range(200):
                 (ta, ba), (tb, bb) = split_seeds(n_t, n_b, s, b, rep)
@@ -120,6 +130,9 @@ def evaluate(suite, records, *, quick: bool, splits: int, k: int) -> list[dict]:
                 db = C.distance_matrix(runs.labels, eb.values, level).values
                 res["T"].append(offdiag_spearman(ea.values, eb.values))
                 res["d"].append(offdiag_spearman(da, db, upper=True))
+                if np.isfinite(da).all() and np.isfinite(db).all():
+                    ca, cb = main_effects(da).residual, main_effects(db).residual
+                    res["dc"].append(offdiag_spearman(ca, cb, upper=True))
                 # plans need complete matrices: complete unmeasured entries (if any) first
                 lev_a = {"runs": runs, "estimate": ea}
                 lev_b = {"runs": runs, "estimate": eb}
@@ -137,7 +150,8 @@ def evaluate(suite, records, *, quick: bool, splits: int, k: int) -> list[dict]:
             row = {"condition": name, "level": level, "estimator": est,
                    "epoch_cap": cap or stored, "transfer_seeds": s, "baseline_seeds": b,
                    "n_splits": len(res["T"])}  # fmt: skip
-            for key, col in (("T", "spearman_T"), ("d", "spearman_d"), ("ari", "plan_ari"),
+            for key, col in (("T", "spearman_T"), ("d", "spearman_d"),
+                             ("dc", "spearman_d_centred"), ("ari", "plan_ari"),
                              ("cost", "core_s")):  # fmt: skip
                 m, sd, _ = C.mean_std(res[key])
                 row[f"{col}_mean"] = m
@@ -187,7 +201,7 @@ def main() -> None:
     C.setup(args)
     tasks = args.tasks.split(",") if args.tasks and not args.quick else None
     suite = C.load_suite(args, small=args.quick, tasks=tasks)
-    stages = ["s1", "s2"] if args.quick else list(campaign.STAGES)
+    stages = ["s1", "s2", "s7"] if args.quick else list(campaign.STAGES)
     records = C.records_or_campaign(args, suite, stages)
     rows = evaluate(suite, records, quick=args.quick, splits=args.splits, k=args.k)
     C.write_table(rows, args.out, "exp0_reliability",

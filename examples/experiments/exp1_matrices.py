@@ -1,6 +1,7 @@
 """Experiment 1: heterogeneity matrices (heatmaps, dendrograms) and what they group.
 
-From the campaign's frozen-probe measurement (epoch cap 30, every stored seed) this writes
+From the campaign's measurement (``--estimator logme``, the default: stage s7; ``frozen``:
+stage s1; scratch bodies with epoch cap 30, every stored seed) this writes
 the modality and interaction distance matrices (``modality.json``, ``interaction.json``,
 with the directed ``*_transfer.json``), heatmaps ordered by the plan and dendrograms, and a
 table answering two questions, each statistic computed per transfer seed (the seed's
@@ -49,13 +50,43 @@ def pair_categories(suite, labels: list[str]) -> dict[str, list[tuple[int, int]]
     return cats
 
 
+def same_name_auc(d: np.ndarray, cats: dict[str, list[tuple[int, int]]]) -> float:
+    """P(d of a same-name pair < d of an other-kind pair), ties counted half."""
+    a = np.array([d[i, j] for i, j in cats["same name"]])
+    b = np.array([d[i, j] for i, j in cats["other kind"]])
+    return float(np.mean(a[:, None] < b[None, :]) + 0.5 * np.mean(a[:, None] == b[None, :]))
+
+
+def same_name_nulls(d: np.ndarray, cats: dict, n_perm: int = 1000, seed: int = 0) -> list[dict]:
+    """The same-name statistic of the pooled ``d`` against a unit-permutation null (units
+    relabelled, as a Mantel test: the pairs of one unit are not independent), raw and after
+    removing the main effects ``a_i + a_j`` (double-centred: do same-name pairs stay close
+    once "unit i is near everything" is taken out?)."""
+    from hetero.nulls import main_effects
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, m in (("pooled d", d), ("double-centred d", main_effects(d).residual)):
+        obs = same_name_auc(m, cats)
+        null = np.empty(n_perm)
+        for k in range(n_perm):
+            perm = rng.permutation(len(m))
+            null[k] = same_name_auc(m[np.ix_(perm, perm)], cats)
+        p = (1 + int(np.sum(null >= obs))) / (n_perm + 1)
+        rows.append({"statistic": f"P(d same-name pair < d other-kind pair), {name}",
+                     "level": "modality", "n_pairs": len(cats["same name"]), "mean": obs,
+                     "std": float("nan"), "n_seeds": 1, "null_mean": float(null.mean()),
+                     "p_permutation": p})  # fmt: skip
+    return rows
+
+
 def per_seed_d(lev: dict, level: str) -> list[np.ndarray]:
     """Each transfer seed's distance matrix (unmeasured entries completed)."""
     e = lev["estimate"]
     return [C.level_distance(lev, level, e.per_seed[s]).values for s in lev["seeds"]]
 
 
-def analyse(suite, levels: dict) -> list[dict]:
+def analyse(suite, levels: dict, *, quick: bool = False) -> list[dict]:
     rows = []
     mod = levels["modality"]
     labels = mod["runs"].labels
@@ -70,16 +101,13 @@ def analyse(suite, levels: dict) -> list[dict]:
                      "n_pairs": len(pairs), "mean": m, "std": s, "n_seeds": n})  # fmt: skip
     # rank-based: fraction of (same-name pair, other-kind pair) comparisons won
     if cats["same name"] and cats["other kind"]:
-        vals = []
-        for d in ds:
-            a = np.array([d[i, j] for i, j in cats["same name"]])
-            b = np.array([d[i, j] for i, j in cats["other kind"]])
-            vals.append(
-                float(np.mean(a[:, None] < b[None, :]) + 0.5 * np.mean(a[:, None] == b[None, :]))
-            )
+        vals = [same_name_auc(d, cats) for d in ds]
         m, s, n = C.mean_std(vals)
         rows.append({"statistic": "P(d same-name pair < d other-kind pair)", "level": "modality",
                      "n_pairs": len(cats["same name"]), "mean": m, "std": s, "n_seeds": n})  # fmt: skip
+        pooled = C.level_distance(mod, "modality").values
+        if np.isfinite(pooled).all():
+            rows.extend(same_name_nulls(pooled, cats, n_perm=200 if quick else 1000))
     for level_name, lev in levels.items():
         dl = per_seed_d(lev, level_name)
         n = len(lev["runs"].labels)
@@ -91,6 +119,8 @@ def analyse(suite, levels: dict) -> list[dict]:
         ):
             if fn is None:
                 base = float(np.nanmean(lev["estimate"].baseline))
+                if not base > 0:  # a score that is not a positive loss (logme: -evidence)
+                    continue
                 vals = [float(np.mean(d[iu])) / base for d in dl]
             else:
                 vals = [fn(d) for d in dl]
@@ -143,15 +173,15 @@ def main() -> None:
     args = ap.parse_args()
     C.setup(args)
     suite = C.load_suite(args)
-    records = C.records_or_campaign(args, suite, ["s1"])
+    records = C.records_or_campaign(args, suite, [C.STAGE_OF[args.estimator]])
     probe = campaign.probe_config(3 if args.quick else args.epochs, args.quick)
     levels = C.campaign_estimates(
-        suite, records, estimator="frozen", probe=probe, epoch_cap=args.score_cap
+        suite, records, estimator=args.estimator, probe=probe, epoch_cap=args.score_cap
     )
     plan = write_matrices_and_figures(
         levels, args.out, args.unimodal_groups, args.crossmodal_groups
     )
-    rows = analyse(suite, levels)
+    rows = analyse(suite, levels, quick=args.quick)
     C.write_table(rows, args.out, "exp1_matrices",
                   title="Experiment 1: what the matrices group (mean ± std over seeds)")  # fmt: skip
     C.log("plan:", plan.unimodal_groups, plan.crossmodal_groups)

@@ -1,7 +1,7 @@
 """Experiment 2: metric structure of the measured distances.
 
-For the modality and interaction distance matrices of the campaign's frozen-probe
-measurement (epoch cap 30): the fraction of triples satisfying the triangle inequality
+For the modality and interaction distance matrices of the campaign's measurement
+(``--estimator logme``, the default, stage s7; ``frozen``, stage s1; epoch cap 30): the fraction of triples satisfying the triangle inequality
 exactly and relaxed with c = 5, the smallest c that makes every triple hold, and the
 variance (squared Frobenius norm) explained by the top 3 singular values. Each statistic
 is computed on every transfer seed's matrix (mean +- std over seeds) and on the matrix of
@@ -144,10 +144,10 @@ def main() -> None:
     args = ap.parse_args()
     C.setup(args)
     suite = C.load_suite(args)
-    records = C.records_or_campaign(args, suite, ["s1"])
+    records = C.records_or_campaign(args, suite, [C.STAGE_OF[args.estimator]])
     probe = campaign.probe_config(3 if args.quick else args.epochs, args.quick)
     levels = C.campaign_estimates(
-        suite, records, estimator="frozen", probe=probe, epoch_cap=args.score_cap
+        suite, records, estimator=args.estimator, probe=probe, epoch_cap=args.score_cap
     )
     rows, spectra = analyse(levels)
     C.write_table(rows, args.out, "exp2_metric",
