@@ -1,23 +1,47 @@
 """The HighMMT model: standardised inputs, shared Perceiver encoder, shared crossmodal
-layer, one BatchNorm + Linear head per task; presets for the paper's three settings."""
+layer, one BatchNorm + Linear head per task; presets for the paper's three settings.
+
+Retrieval tasks (``target: retrieval``, two modalities) take the same encoder and a
+:class:`RetrievalHead` instead of a classification head: each modality's latents, mean-pooled
+over the latent axis, go through a small per-task projection (norm + Linear) to an
+L2-normalised embedding; the symmetric InfoNCE loss (CLIP) compares the two sides
+(:func:`hetero_models.trainer.info_nce`). A retrieval task's modality pair does not go
+through the crossmodal block (the loss compares the two sides' own embeddings, so fusing
+them would leak one into the other), and its interaction label is not routed by it.
+"""
 
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hetero.errors import HeteroError
 from hetero.suite import Unit
 from hetero_models.crossmodal import CrossmodalBlock
-from hetero_models.grouping import GroupedBlock, GroupedModel
+from hetero_models.grouping import GroupedBlock, GroupedModel, plan_groups
 from hetero_models.inputs import InputStandardizer, ModelSpec
 from hetero_models.perceiver import ATTENTION_MODES, PerceiverEncoder
 from hetero_models.registry import register_model
 
-__all__ = ["PRESETS", "HighMMT", "interaction_label", "unit_label"]
+__all__ = [
+    "LOGIT_SCALE_INIT",
+    "LOGIT_SCALE_MAX",
+    "PRESETS",
+    "HighMMT",
+    "RetrievalHead",
+    "interaction_label",
+    "unit_label",
+]
+
+#: CLIP's temperature: the logit scale 1 / tau is learned as its log, starts at 1 / 0.07 and
+#: is clamped to [1, 100] (log in [0, log 100]).
+LOGIT_SCALE_INIT = math.log(1 / 0.07)
+LOGIT_SCALE_MAX = math.log(100.0)
 
 _COMMON = {
     "latent_dim": 64,
@@ -35,6 +59,67 @@ PRESETS: dict[str, dict[str, Any]] = {
     "medium": {**_COMMON, "num_latents": 12, "latent_heads": 8, "crossmodal_cross_heads": 1},
     "large": {**_COMMON, "num_latents": 20, "latent_heads": 6, "crossmodal_cross_heads": 4},
 }
+
+
+class _PartnerEncoder(nn.Module):
+    """Small encoder of a retrieval probe's other modality: flatten -> LayerNorm -> MLP."""
+
+    def __init__(self, spec, dim: int):
+        super().__init__()
+        self.width = int(spec.n_tokens * spec.channels)
+        self.net = nn.Sequential(
+            nn.LayerNorm(self.width), nn.Linear(self.width, dim), nn.GELU(), nn.Linear(dim, dim)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(x.shape[0], self.width).to(self.net[1].weight.dtype))
+
+
+class RetrievalHead(nn.Module):
+    """Per-task head of a retrieval task: two projections and a learned temperature.
+
+    Parameters
+    ----------
+    dim : int
+        Width of the pooled encoder output.
+    embed_dim : int
+        Width of the embeddings.
+    norm : {"batch", "layer"}
+        Normalisation before each projection (as the classification heads).
+    partner : ModalitySpec, optional
+        The other modality of a retrieval probe's unimodal unit, encoded by a small MLP of
+        this head (flattened input, LayerNorm, Linear, GELU, Linear) instead of the shared
+        encoder.
+
+    The output is ``(B, 2, embed_dim)``: both sides' L2-normalised embeddings times
+    ``sqrt(exp(logit_scale))``, so that the dot product of two rows is CLIP's logit
+    ``exp(logit_scale) * cos``. ``logit_scale`` starts at ``log(1 / 0.07)`` and is clamped to
+    ``[0, log 100]`` in the forward pass.
+    """
+
+    def __init__(self, dim: int, embed_dim: int, norm: str = "batch", partner=None):
+        super().__init__()
+
+        def projection() -> nn.Module:
+            layer = nn.BatchNorm1d(dim) if norm == "batch" else nn.LayerNorm(dim)
+            return nn.Sequential(layer, nn.Linear(dim, embed_dim))
+
+        self.proj = nn.ModuleList([projection(), projection()])
+        self.partner = None if partner is None else _PartnerEncoder(partner, dim)
+        self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
+
+    def scale(self) -> torch.Tensor:
+        """The clamped logit scale ``exp(logit_scale)`` (1 / temperature)."""
+        return self.logit_scale.clamp(0.0, LOGIT_SCALE_MAX).exp()
+
+    def forward(self, pooled: torch.Tensor, partner_x: torch.Tensor | None = None) -> torch.Tensor:
+        sides = list(pooled.unbind(1))
+        if self.partner is not None:
+            if partner_x is None:
+                raise HeteroError("retrieval probe: the partner modality's input is missing")
+            sides.append(self.partner(partner_x))
+        z = [F.normalize(p(x).float(), dim=-1) for p, x in zip(self.proj, sides, strict=True)]
+        return torch.stack(z, dim=1) * self.scale().sqrt()
 
 
 def unit_label(task: str, modality: str) -> str:
@@ -68,14 +153,22 @@ class HighMMT(GroupedModel):
     **overrides
         Any key of :data:`PRESETS` (``num_latents``, ``latent_dim``, ``cross_heads``,
         ``latent_heads``, ``cross_dim_head``, ``latent_dim_head``, ``depth``,
-        ``self_per_cross_attn``, ``crossmodal_cross_heads``, ``crossmodal_depth``) and
-        ``crossmodal_latent_heads`` (defaults to ``latent_heads``).
+        ``self_per_cross_attn``, ``crossmodal_cross_heads``, ``crossmodal_depth``),
+        ``crossmodal_latent_heads`` (defaults to ``latent_heads``) and ``retrieval_dim``
+        (embedding width of retrieval heads, defaults to ``latent_dim``; recorded in
+        ``hparams`` only for a model with a retrieval task or when given).
 
     Notes
     -----
     Call ``model(task, inputs)`` for one task or ``model({task: inputs, ...})`` for several
     at once: all modalities of all given tasks go through the encoder in one batched call
     per parameter group, and all modality pairs through the crossmodal layer likewise.
+
+    A retrieval task returns ``(B, 2, E)`` embeddings instead of logits
+    (:class:`RetrievalHead`); its two modalities go through the shared encoder (their unit
+    labels are routed by the unimodal groups of a plan as any other), its pair skips the
+    crossmodal block. A model whose every task is a retrieval task holds an unused
+    crossmodal block (so that plans and saved configs stay uniform).
     """
 
     def __init__(
@@ -100,6 +193,7 @@ class HighMMT(GroupedModel):
             raise HeteroError(f"norm must be 'batch' or 'layer', got {norm!r}")
         hp = dict(PRESETS[preset])
         hp["crossmodal_latent_heads"] = None
+        hp["retrieval_dim"] = None
         unknown = sorted(set(overrides) - set(hp))
         if unknown:
             raise HeteroError(
@@ -110,6 +204,12 @@ class HighMMT(GroupedModel):
         if hp["crossmodal_latent_heads"] is None:
             hp["crossmodal_latent_heads"] = hp["latent_heads"]
         self.spec = ModelSpec.from_suite(spec)
+        has_retrieval = any(t.target == "retrieval" for t in self.spec.tasks)
+        if hp["retrieval_dim"] is None:
+            if has_retrieval:
+                hp["retrieval_dim"] = hp["latent_dim"]
+            else:  # classification models keep the hparams (and config.json) they had
+                del hp["retrieval_dim"]
         self.standardizer = InputStandardizer(self.spec, width=token_width)
         self.hparams = {
             "preset": preset,
@@ -149,6 +249,16 @@ class HighMMT(GroupedModel):
         for i, task in enumerate(self.spec.tasks):
             self._task_index[task.name] = str(i)
             n = len(task.modalities)
+            if task.target == "retrieval":
+                if n + (task.partner is not None) != 2:
+                    raise HeteroError(
+                        f"task {task.name!r}: a retrieval task needs two modalities "
+                        f"(or one and a partner), got {n}"
+                    )
+                self.heads[str(i)] = RetrievalHead(
+                    d, int(hp["retrieval_dim"]), norm, partner=task.partner
+                )
+                continue
             width = n * (n - 1) * d if n > 1 else d
             norm_layer = nn.BatchNorm1d(width) if norm == "batch" else nn.LayerNorm(width)
             self.heads[str(i)] = nn.Sequential(norm_layer, nn.Linear(width, task.n_outputs))
@@ -160,14 +270,35 @@ class HighMMT(GroupedModel):
             names = [m.name for m in task.modalities]
             if kind == "unimodal":
                 out.extend(unit_label(task.name, m) for m in names)
-            else:
+            elif task.target != "retrieval":  # a retrieval pair skips the crossmodal block
                 out.extend(
                     interaction_label(task.name, a, b) for a, b in itertools.combinations(names, 2)
                 )
         return out
 
+    def apply_plan(self, plan: Any | None) -> HighMMT:
+        """:meth:`GroupedModel.apply_plan`, with retrieval pairs left out of the crossmodal
+        groups (they skip the crossmodal block, so a group of them alone would be a copy
+        no unit uses); plans without retrieval tasks apply exactly as before."""
+        skip = {
+            interaction_label(t.name, a.name, b.name)
+            for t in self.spec.tasks
+            if t.target == "retrieval"
+            for a, b in itertools.combinations(t.modalities, 2)
+        }
+        if plan is not None and skip:
+            plan = {
+                "unimodal_groups": plan_groups(plan, "unimodal"),
+                "crossmodal_groups": [
+                    [label for label in g if label not in skip]
+                    for g in plan_groups(plan, "crossmodal")
+                ],
+            }
+        super().apply_plan(plan)
+        return self
+
     def head(self, task: str) -> nn.Module:
-        """The classification head of ``task``."""
+        """The head of ``task`` (classification, or a :class:`RetrievalHead`)."""
         try:
             return self.heads[self._task_index[task]]
         except KeyError:
@@ -201,11 +332,17 @@ class HighMMT(GroupedModel):
 
     def fuse(self, latents: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Multimodal representation per task: crossmodal outputs of all pairs, concatenated
-        (the last latent vector for a single-modality task)."""
+        (the last latent vector for a single-modality task); for a retrieval task the
+        latents of each modality mean-pooled, ``(B, modalities, D)``."""
         labels, items, owners = [], [], []
         reps: dict[str, list[torch.Tensor]] = {task: [] for task in latents}
+        pooled: dict[str, torch.Tensor] = {}
         for task, zs in latents.items():
-            names = [m.name for m in self.spec.task(task).modalities]
+            spec = self.spec.task(task)
+            if spec.target == "retrieval":
+                pooled[task] = torch.stack([z.mean(dim=1) for z in zs], dim=1)
+                continue
+            names = [m.name for m in spec.modalities]
             if len(zs) == 1:
                 reps[task].append(zs[0][:, -1])
             for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
@@ -215,14 +352,27 @@ class HighMMT(GroupedModel):
         if items:
             for task, r in zip(owners, self.crossmodal(labels, items), strict=True):
                 reps[task].append(r)
-        return {task: torch.cat(r, dim=1) for task, r in reps.items()}
+        return {
+            task: pooled[task] if task in pooled else torch.cat(r, dim=1)
+            for task, r in reps.items()
+        }
 
     def forward_tasks(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Logits ``{task: (B, n_outputs)}`` for batches of several tasks at once."""
         first = next(iter(next(iter(batches.values())).values()))
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and first.is_cuda):
             reps = self.fuse(self.encode(batches))
-            return {task: self.head(task)(rep).float() for task, rep in reps.items()}
+            out = {}
+            for task, rep in reps.items():
+                spec = self.spec.task(task)
+                if spec.target != "retrieval":
+                    out[task] = self.head(task)(rep).float()
+                elif spec.partner is None:
+                    out[task] = self.head(task)(rep)
+                else:
+                    partner = batches[task].get(spec.partner.name)
+                    out[task] = self.head(task)(rep, partner)
+            return out
 
     def forward(self, task: str | dict, inputs: dict[str, torch.Tensor] | None = None):
         """``model(task, inputs) -> logits`` or ``model({task: inputs}) -> {task: logits}``."""

@@ -93,12 +93,18 @@ class ModalitySpec:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """Shape-level description of a task: its modalities, outputs and target type."""
+    """Shape-level description of a task: its modalities, outputs and target type.
+
+    ``partner`` is set only for a retrieval task's *unimodal* probe
+    (:mod:`hetero_models.probes`): the task's other modality, which the model encodes with a
+    small encoder of the task's retrieval head instead of the shared encoder.
+    """
 
     name: str
     modalities: tuple[ModalitySpec, ...]
     n_outputs: int
     target: str = "multiclass"
+    partner: ModalitySpec | None = None
 
     def modality(self, name: str) -> ModalitySpec:
         for m in self.modalities:
@@ -110,20 +116,25 @@ class TaskSpec:
         )
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "modalities": [m.to_dict() for m in self.modalities],
             "n_outputs": self.n_outputs,
             "target": self.target,
         }
+        if self.partner is not None:
+            out["partner"] = self.partner.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> TaskSpec:
+        partner = d.get("partner")
         return cls(
             name=str(d["name"]),
             modalities=tuple(ModalitySpec.from_dict(m) for m in d["modalities"]),
             n_outputs=int(d["n_outputs"]),
             target=str(d.get("target", "multiclass")),
+            partner=None if partner is None else ModalitySpec.from_dict(partner),
         )
 
 

@@ -8,6 +8,21 @@ kinds of unit:
 * interaction probe (unit ``task/a+b``): both modalities through the shared encoder, the
   crossmodal block on the pair (both directions) -> head.
 
+Retrieval tasks (``target: retrieval``, modalities ``a`` and ``b``): the loss of every unit
+is the task's symmetric InfoNCE between an embedding of ``a`` and one of ``b``
+(:class:`~hetero_models.highmmt.RetrievalHead`), and the metric its recall@1.
+
+* interaction unit ``task/a+b``: the full contrastive model, both modalities through the
+  probe's encoder (mean-pooled latents, no crossmodal block) -> the two projections;
+* unimodal unit ``task/a``: ``a`` alone has no partner to be retrieved against, so the
+  unit's loss is the contrastive loss between ``a`` through the probe's encoder and a small
+  *partner encoder* of ``b`` (flatten -> LayerNorm -> Linear -> GELU -> Linear) that is part
+  of the head and trained jointly. The encoder is the only part that sees ``a`` and the
+  only part a transfer replaces: a transfer to or from ``task/a`` changes only ``a``'s side
+  (the partner encoder, like every head, starts fresh and is trained in ``frozen`` mode
+  too). ``T(X -> task/a)`` thus says how well ``X``'s encoder body serves ``a`` in this
+  retrieval, against a fixed kind of partner.
+
 The probe *is* a one-task :class:`~hetero_models.highmmt.HighMMT` holding only the unit's
 modalities (one-hot over those), so a probe and the full model share one implementation.
 Inputs are standardised per channel with train-split statistics of the unit (held by the
@@ -63,7 +78,12 @@ import torch
 
 from hetero.errors import LearnerError
 from hetero.learners.base import FitResult, Learner, TransferState
-from hetero.learners.reference import FRESH_SEED_OFFSET, FROZEN_FRESH, FROZEN_MODES
+from hetero.learners.reference import (
+    FRESH_SEED_OFFSET,
+    FROZEN_FRESH,
+    FROZEN_MODES,
+    closed_form_retrieval_score,
+)
 from hetero.measure.closed_form import CLOSED_FORM_MODES, closed_form_score, target_matrix
 from hetero_models.highmmt import HighMMT
 from hetero_models.inputs import ModalitySpec, ModelSpec, TaskSpec
@@ -165,25 +185,31 @@ class HighMMTProbe(Learner):
             hp["cross_dim_head"] = hp["latent_dim_head"] = int(self.dim_head)
         return hp
 
+    @staticmethod
+    def _modality_spec(task, name: str) -> ModalitySpec:
+        m = task.modality(name)
+        return ModalitySpec(
+            m.name,
+            tuple(int(p) for p in m.positions),
+            int(m.channels),
+            int(m.num_freq_bands),
+            float(m.max_freq),
+        )
+
     def _spec(self, task, unit) -> ModelSpec:
-        mods = []
-        for name in unit.modalities:
-            m = task.modality(name)
-            mods.append(
-                ModalitySpec(
-                    m.name,
-                    tuple(int(p) for p in m.positions),
-                    int(m.channels),
-                    int(m.num_freq_bands),
-                    float(m.max_freq),
-                )
-            )
-        t = TaskSpec(task.name, tuple(mods), int(task.n_outputs), str(task.target))
+        mods = [self._modality_spec(task, name) for name in unit.modalities]
+        partner = None
+        if task.target == "retrieval" and len(unit.modalities) == 1:
+            (other,) = [m for m in task.modality_names if m not in unit.modalities]
+            partner = self._modality_spec(task, other)
+        t = TaskSpec(task.name, tuple(mods), int(task.n_outputs), str(task.target), partner=partner)
         return ModelSpec.from_tasks([t])
 
     def _data(self, task, unit, split: str, device) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Raw arrays of a split as tensors (the model standardises them itself)."""
-        arrays, y = task.data.split(split, list(unit.modalities))
+        """Raw arrays of a split as tensors (the model standardises them itself); a
+        retrieval unit gets both modalities (the other one feeds the partner encoder)."""
+        names = task.modality_names if task.target == "retrieval" else list(unit.modalities)
+        arrays, y = task.data.split(split, list(names))
         x = {
             name: torch.as_tensor(np.asarray(a, dtype=np.float32)).to(device)
             for name, a in arrays.items()
@@ -299,7 +325,10 @@ class HighMMTProbe(Learner):
     def _fit_closed_form(self, task, unit, seed: int, init_state: TransferState, mode: str):
         """Closed-form probe (``ridge`` / ``logme``) on the frozen source encoder's features
         of the target's inputs: the body and the input part are taken from the source as
-        in ``mode="frozen"`` (aligned when widths differ); nothing is trained."""
+        in ``mode="frozen"`` (aligned when widths differ); nothing is trained. A retrieval
+        unit has no labels: the probe predicts the other side's standardised input from each
+        side's pooled encoder features
+        (:func:`hetero.learners.reference.closed_form_retrieval_score`)."""
         with seeded_init(int(seed)):
             model = HighMMT(self._spec(task, unit), **self._hparams())
         self._import(model, init_state, "frozen", keep_head=False)
@@ -309,13 +338,16 @@ class HighMMTProbe(Learner):
         x_tr, y_tr = self._data(task, unit, "train", device)
         x_va, y_va = self._data(task, unit, "val", device)
         n_out = int(task.n_outputs)
-        score, info = closed_form_score(
-            mode,
-            self.features(model, task.name, x_tr),
-            target_matrix(y_tr.cpu().numpy(), task.loss, n_out),
-            self.features(model, task.name, x_va),
-            target_matrix(y_va.cpu().numpy(), task.loss, n_out),
-        )
+        if task.target == "retrieval":
+            score, info = self._closed_form_retrieval(model, task, unit, mode, x_tr, x_va)
+        else:
+            score, info = closed_form_score(
+                mode,
+                self.features(model, task.name, x_tr),
+                target_matrix(y_tr.cpu().numpy(), task.loss, n_out),
+                self.features(model, task.name, x_va),
+                target_matrix(y_va.cpu().numpy(), task.loss, n_out),
+            )
         self.model_ = model
         self.task_ = task.name
         self.closed_form_ = mode
@@ -328,6 +360,29 @@ class HighMMTProbe(Learner):
             converged=True,
             state=None,
             info={**info, "closed_form": mode},
+        )
+
+    def _closed_form_retrieval(self, model, task, unit, mode: str, x_tr, x_va):
+        """Score of :func:`~hetero.learners.reference.closed_form_retrieval_score` with the
+        encoder's mean-pooled latents of the sides it encodes (own side; both for a pair)."""
+        own = [m.name for m in model.spec.task(task.name).modalities]
+        names = [*own, *(m for m in task.modality_names if m not in own)]
+
+        def flat(x: dict[str, torch.Tensor]) -> list[np.ndarray]:
+            return [x[m].reshape(x[m].shape[0], -1).cpu().numpy().astype(np.float64) for m in names]
+
+        raw_tr, raw_va = flat(x_tr), flat(x_va)
+        inputs_tr, inputs_va = [], []
+        for a, b in zip(raw_tr, raw_va, strict=True):
+            mean, scale = a.mean(axis=0), a.std(axis=0)
+            scale = np.where(scale > 1e-8, scale, 1.0)
+            inputs_tr.append((a - mean) / scale)
+            inputs_va.append((b - mean) / scale)
+        f_tr = self.features(model, task.name, x_tr)  # (n, encoded sides, D)
+        f_va = self.features(model, task.name, x_va)
+        sides = range(f_tr.shape[1])
+        return closed_form_retrieval_score(
+            mode, [f_tr[:, k] for k in sides], inputs_tr, [f_va[:, k] for k in sides], inputs_va
         )
 
     def _check_fitted(self) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "Trainer",
     "compute_metrics",
     "few_shot_weights",
+    "info_nce",
     "multitask_schedule",
     "recalibrate_batchnorm",
     "resolve_device",
@@ -153,8 +154,38 @@ def compute_metrics(target: str, outputs: np.ndarray, y: np.ndarray) -> dict[str
     return task_metrics(target, outputs, y)
 
 
+def info_nce(embeddings: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE (CLIP) of a batch of retrieval embeddings.
+
+    Parameters
+    ----------
+    embeddings : tensor of shape (B, 2, E)
+        Both sides' embeddings (a :class:`~hetero_models.highmmt.RetrievalHead` output:
+        normalised and scaled so that ``a_i . b_j`` is the logit).
+    y : tensor of shape (B,)
+        Items match when their ``y`` is equal (row indices for ``match: pair``, class
+        labels for ``match: label``).
+
+    Returns
+    -------
+    tensor
+        ``(CE_rows + CE_columns) / 2`` of the logits ``S = A B^T`` against the targets ``P``:
+        row ``i`` of ``P`` spreads mass 1 evenly over the matches of query ``i`` (the
+        identity with unique ``y``: CLIP's loss), and likewise for the columns.
+    """
+    a, b = embeddings[:, 0].float(), embeddings[:, 1].float()
+    logits = a @ b.T
+    match = (y.reshape(-1, 1) == y.reshape(1, -1)).float()
+    targets = match / match.sum(dim=1, keepdim=True)
+    rows = -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    cols = -(targets.T * F.log_softmax(logits.T, dim=1)).sum(dim=1).mean()
+    return 0.5 * (rows + cols)
+
+
 def _loss(task, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     name = task.loss
+    if name == "info_nce":
+        return info_nce(logits, y)
     if name == "cross_entropy":
         return F.cross_entropy(logits, y)
     if name == "binary_cross_entropy":

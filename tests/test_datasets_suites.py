@@ -37,10 +37,18 @@ def _yaml_options(suite: str, task: str) -> tuple[str, dict]:
 
 
 def test_builtin_suites_listed():
-    assert list_suites() == ["full", "mini"]
-    assert {"mfeat", "watch", "digits", "fsdd", "citeseer", "avmnist", "affect", "mimic"} <= set(
-        list_datasets()
-    )
+    assert list_suites() == ["full", "mini", "mini_retrieval"]
+    assert {
+        "mfeat",
+        "mfeat_pairs",
+        "watch",
+        "digits",
+        "fsdd",
+        "citeseer",
+        "avmnist",
+        "affect",
+        "mimic",
+    } <= set(list_datasets())
 
 
 def test_mini_suite_shape(mini):
@@ -89,7 +97,7 @@ def test_mini_watch_has_no_subject_in_two_splits(mini, task):
 
 
 def test_examples_copies_match_builtin():
-    for name in ("mini", "full"):
+    for name in ("mini", "mini_retrieval", "full"):
         assert (REPO_ROOT / "examples" / "suites" / f"{name}.yaml").read_text() == suite_path(
             name
         ).read_text()

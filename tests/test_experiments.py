@@ -60,6 +60,11 @@ CASES = {
         ["test_metric_mean", "test_metric_std", "gain_vs_alone"],
         ["exp6_transfer.png"],
     ),
+    "exp10_retrieval": (
+        "exp10_table",
+        ["alone_mean", "multitask_mean", "diff_mean", "diff_lo", "diff_hi", "n_seeds"],
+        [],
+    ),
 }
 
 

@@ -2,8 +2,9 @@
 
 Three families of loaders each produce a :class:`hetero.suite.Task`:
 
-- package-shipped real data (no download): ``mfeat``, ``watch``, ``mnist5k``,
-  ``sklearn_digits`` and ``digits`` (MNIST-5k paired with scikit-learn digits by label);
+- package-shipped real data (no download): ``mfeat``, ``mfeat_pairs`` (two ``mfeat`` views
+  as a cross-modal retrieval task), ``watch``, ``mnist5k``, ``sklearn_digits`` and
+  ``digits`` (MNIST-5k paired with scikit-learn digits by label);
 - loaders of local copies of public datasets (``path=`` / ``data_dir=`` / $HETERO_DATA_DIR):
   ``fsdd``, ``spoken_digits`` (FSDD paired with MNIST-5k by label), ``racketsports``,
   ``citeseer``;
@@ -11,7 +12,8 @@ Three families of loaders each produce a :class:`hetero.suite.Task`:
   last two are pickles, read only with ``trust_pickle=True``).
 
 Every loader also takes the generic options of :func:`load_task` (``modalities``,
-``rename``, ``max_samples``, ``sample_seed``). Built-in suites (``mini``, ``full``) are YAML
+``rename``, ``max_samples``, ``sample_seed``). Built-in suites (``mini``,
+``mini_retrieval``, ``full``) are YAML
 files in ``hetero/datasets/suites``; see :func:`get_suite`.
 
 The loaders are registered in :data:`DATASETS` (a :class:`hetero.registry.Registry` that
@@ -125,7 +127,8 @@ def get_suite(
     data_dir: str | os.PathLike | None = None,
     trust_pickle: bool = False,
 ) -> Any:
-    """Load a built-in suite by name (``mini``, ``full``) or a suite YAML file by path.
+    """Load a built-in suite by name (``mini``, ``mini_retrieval``, ``full``) or a suite
+    YAML file by path.
 
     A thin wrapper: the name is resolved to its file, which :func:`hetero.suite.load_suite`
     reads (the one suite loader).

@@ -66,9 +66,11 @@ class RawTask:
     modalities : list of ModalitySpec
         Declarations in the order of the task's modalities.
     y : ndarray
-        Targets (int64 class ids for multiclass/binary, float32 for regression).
+        Targets (int64 class ids for multiclass/binary and retrieval, float32 for
+        regression). A ``match="pair"`` retrieval task keeps its class ids here (they
+        stratify subsampling); the :class:`~hetero.suite.Task` stores row indices instead.
     target : str
-        ``multiclass``, ``binary``, ``multilabel`` or ``regression``.
+        ``multiclass``, ``binary``, ``multilabel``, ``regression`` or ``retrieval``.
     train_idx, val_idx, test_idx : ndarray of int64
         Disjoint split indices.
     source : str
@@ -79,6 +81,8 @@ class RawTask:
         One line on what the task is.
     groups : ndarray or None
         Group id per sample (e.g. subject) used to keep groups out of two splits.
+    match : {"pair", "label"} or None
+        Retrieval tasks only: how query and gallery items match (see hetero.suite).
     """
 
     name: str
@@ -93,6 +97,7 @@ class RawTask:
     classes: list[str] = field(default_factory=list)
     description: str = ""
     groups: np.ndarray | None = None
+    match: str | None = None
 
     @property
     def n_samples(self) -> int:
@@ -173,6 +178,7 @@ class RawTask:
             val_idx=self.val_idx,
             test_idx=self.test_idx,
             source=self.source,
+            match=self.match,
         )
 
 
@@ -270,7 +276,7 @@ def subsample_split(
     """Choose ``k`` of ``idx``; stratified by class for classification so no class vanishes."""
     if k >= len(idx):
         return np.sort(idx)
-    if target in ("multiclass", "binary"):
+    if target in ("multiclass", "binary", "retrieval"):  # retrieval: y holds class ids
         classes, counts = np.unique(y[idx], return_counts=True)
         quota = np.maximum(1, np.floor(counts * k / len(idx))).astype(int)
         chosen = []

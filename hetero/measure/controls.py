@@ -8,7 +8,9 @@ chosen task ``T`` two control tasks join the measurement:
   targets negated). Every sample keeps its split. Nothing about the inputs or the task
   changes, so each unit's twin must be its nearest unit.
 - ``T.null`` (negative control): the same inputs with the labels shuffled within each split,
-  so they say nothing about the inputs. No source can help a target without signal
+  so they say nothing about the inputs (a ``match: pair`` retrieval task, whose rows are its
+  labels: the second modality's rows shuffled within each split, so no pair belongs
+  together). No source can help a target without signal
   (``T(source -> null)`` is about 0 for every source), so ``d(u, u.null)`` measures what a
   useless body costs ``u``: the reference point a measurement must tell the twin apart from.
   Strangers nearer than it carry something ``u`` can use; farther ones are worse than a body
@@ -76,6 +78,8 @@ def control_tasks(task: Any, seed: int = 0) -> tuple[Any, Any]:
         higher_is_better=task.higher_is_better,
         source=task.source,
     )
+    if task.target == "retrieval":
+        common["match"] = task.match
     if task.target == "multiclass":
         classes = rng.permutation(task.n_outputs)
         y_twin = classes[y[perm]]
@@ -88,12 +92,20 @@ def control_tasks(task: Any, seed: int = 0) -> tuple[Any, Any]:
         y_twin = -y[perm]
     twin = Task.from_arrays(f"{task.name}.twin", arrays, y_twin, **splits, **common)
     y_null = y.copy()
+    null_arrays = dict(data.arrays)
+    paired = task.target == "retrieval" and task.match == "pair"
+    last = task.modality_names[-1]
+    if paired:
+        null_arrays[last] = np.array(data.arrays[last])
     for idx in (data.train_idx, data.val_idx, data.test_idx):  # shuffled within each split
         idx = np.asarray(idx)
-        y_null[idx] = y[rng.permutation(idx)]
+        if paired:  # rows are the labels: re-pair the second modality's rows instead
+            null_arrays[last][idx] = np.asarray(data.arrays[last])[rng.permutation(idx)]
+        else:
+            y_null[idx] = y[rng.permutation(idx)]
     null = Task.from_arrays(
         f"{task.name}.null",
-        dict(data.arrays),
+        null_arrays,
         y_null,
         train_idx=data.train_idx,
         val_idx=data.val_idx,

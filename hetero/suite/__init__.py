@@ -14,7 +14,7 @@ Suites are declared in Python (:meth:`Task.from_arrays`, :class:`Suite`) or in Y
     tasks:
       - name: speech
         data: speech.npz         # relative to the YAML file
-        target: multiclass       # multiclass | binary | multilabel | regression
+        target: multiclass       # multiclass | binary | multilabel | regression | retrieval
         modalities:
           - {name: audio, kind: audio}
           - {name: lips, kind: video}
@@ -22,6 +22,11 @@ Suites are declared in Python (:meth:`Task.from_arrays`, :class:`Suite`) or in Y
       - name: digits
         dataset: mfeat           # hetero.datasets.load_task("mfeat", **options)
         options: {views: [image, fourier]}
+      - name: lookup             # cross-modal retrieval between two modalities
+        data: lookup.npz         # row i of 'sketch' and row i of 'photo' belong together
+        target: retrieval
+        match: pair              # pair (default; y optional) | label (y = class labels)
+        modalities: [{name: sketch, kind: image}, {name: photo, kind: image}]
 
 Array layout: ``(samples, *positional axes, channels)``. By default the last per-sample axis
 holds the channels and the earlier ones are positions, except a 1-D per-sample shape
@@ -36,7 +41,22 @@ multiclass   cross_entropy           accuracy   True             number of class
 binary       binary_cross_entropy    accuracy   True             1
 multilabel   binary_cross_entropy    f1_macro   True             number of label columns
 regression   mse                     mse        False            number of target columns
+retrieval    info_nce                recall@1   True             2 (one embedding per side)
 ============ ======================= ========== ================ ==========================
+
+A *retrieval* task has exactly two modalities, the query side ``a`` (declared first) and
+the gallery side ``b``, whose rows correspond. Its objective is the symmetric InfoNCE loss
+(CLIP) between the two sides' embeddings; its metrics (:func:`hetero.scoring.task_metrics`)
+rank, for every query of a split, all gallery items of the same split: ``recall@1``,
+``recall@5``, ``recall@10`` and ``mrr`` (mean reciprocal rank of the first match) are means
+of the two directions, ``recall@1_a2b`` / ``mrr_b2a`` ... each direction alone. ``match:
+pair`` (default): row i of ``a`` matches row i of ``b`` only; ``y`` is optional and, when
+given (one integer per sample), only stratifies the split: the task stores the row indices
+``0..n-1`` as ``y``. ``match: label``: ``y`` (required) holds class labels and any item
+with the query's label is a match. Every split needs at least two samples. A retrieval
+task's units are its two modalities; a unit's loss still compares the two sides (how a
+learner sees the other side is the learner's choice: see :mod:`hetero.learners.reference`
+and :mod:`hetero_models.probes`), so its fingerprint covers both modalities.
 
 Binary tasks default to accuracy rather than AUROC because accuracy is defined on every
 split, including a small test split that happens to hold a single class.
@@ -58,6 +78,7 @@ from __future__ import annotations
 from hetero.suite._checks import (
     DEFAULT_SPLIT,
     LOSSES,
+    MATCH_MODES,
     METRICS,
     MODALITY_KINDS,
     SPLIT_NAMES,
@@ -73,6 +94,7 @@ from hetero.suite.units import Unit
 __all__ = [
     "DEFAULT_SPLIT",
     "LOSSES",
+    "MATCH_MODES",
     "METRICS",
     "MODALITY_KINDS",
     "SPLIT_NAMES",

@@ -19,6 +19,7 @@ from hetero.errors import SuiteError
 __all__ = [
     "DEFAULT_SPLIT",
     "LOSSES",
+    "MATCH_MODES",
     "METRICS",
     "MODALITY_KINDS",
     "SPLIT_NAMES",
@@ -36,7 +37,12 @@ MODALITY_KINDS: tuple[str, ...] = (
     "graph",
     "other",
 )
-TARGETS: tuple[str, ...] = ("multiclass", "binary", "multilabel", "regression")
+TARGETS: tuple[str, ...] = ("multiclass", "binary", "multilabel", "regression", "retrieval")
+#: How a retrieval task decides that a query and a gallery item match: ``pair`` (row i of
+#: one modality matches row i of the other only) or ``label`` (equal class labels ``y``).
+MATCH_MODES: tuple[str, ...] = ("pair", "label")
+#: Cut-offs of the recall@k metrics of retrieval tasks.
+RECALL_KS: tuple[int, ...] = (1, 5, 10)
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_SPLIT: dict[str, Any] = {"val": 0.2, "test": 0.2, "seed": 0}
 
@@ -46,6 +52,7 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "binary_cross_entropy": ("binary", "multilabel"),
     "mse": ("regression",),
     "l1": ("regression",),
+    "info_nce": ("retrieval",),
 }
 #: metric name -> (higher_is_better, targets it applies to)
 METRICS: dict[str, tuple[bool, tuple[str, ...]]] = {
@@ -57,18 +64,26 @@ METRICS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "mse": (False, ("regression",)),
     "mae": (False, ("regression",)),
     "r2": (True, ("regression",)),
+    # retrieval: the plain name is the mean of both directions (a -> b, b -> a)
+    **{
+        f"{base}{side}": (True, ("retrieval",))
+        for base in (*(f"recall@{k}" for k in RECALL_KS), "mrr")
+        for side in ("", "_a2b", "_b2a")
+    },
 }
 _DEFAULT_LOSS = {
     "multiclass": "cross_entropy",
     "binary": "binary_cross_entropy",
     "multilabel": "binary_cross_entropy",
     "regression": "mse",
+    "retrieval": "info_nce",
 }
 _DEFAULT_METRIC = {
     "multiclass": "accuracy",
     "binary": "accuracy",
     "multilabel": "f1_macro",
     "regression": "mse",
+    "retrieval": "recall@1",
 }
 # npz keys that are not modalities
 _RESERVED = ("y", "train_idx", "val_idx", "test_idx")

@@ -32,7 +32,7 @@ from hetero.suite._checks import (
 from hetero.suite.dataset_registry import DATA_DIR_ENV, DATASETS, DatasetError
 from hetero.suite.modality import _modality_decls
 from hetero.suite.splits import _parse_split_spec
-from hetero.suite.task import Task
+from hetero.suite.task import Task, _check_match, _check_retrieval_modalities
 
 if TYPE_CHECKING:  # Suite imports this module's functions inside its classmethods
     from hetero.suite.collection import Suite
@@ -50,6 +50,7 @@ _NPZ_TASK_KEYS = (
     "metric",
     "higher_is_better",
     "n_classes",
+    "match",
     "description",
 )
 _DATASET_TASK_KEYS = ("name", "dataset", "options", "description")
@@ -231,6 +232,8 @@ def _task_from_dict(
     )
     if isinstance(resolved[0], tuple):
         raise _fail(src, name, *resolved[0])
+    _check_match(src, name, td["target"], td.get("match"))
+    _check_retrieval_modalities(src, name, td["target"], len(mods))
     n_classes = td.get("n_classes")
     if n_classes is not None and (
         td["target"] != "multiclass" or not _is_int(n_classes) or n_classes < 2
@@ -266,6 +269,7 @@ def _task_from_dict(
         higher_is_better=td.get("higher_is_better"),
         source=npz_src,
         copy=False,
+        match=td.get("match"),
     )
 
 

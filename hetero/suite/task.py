@@ -13,6 +13,7 @@ import numpy as np
 from hetero.errors import SuiteError
 from hetero.suite._checks import (
     _RESERVED,
+    MATCH_MODES,
     SPLIT_NAMES,
     TARGETS,
     _check_name,
@@ -41,21 +42,27 @@ class Task:
     name : str
     modalities : sequence of Modality
         In declaration order, with ``shape`` filled.
-    target : {"multiclass", "binary", "multilabel", "regression"}
+    target : {"multiclass", "binary", "multilabel", "regression", "retrieval"}
     data : TaskData
     n_outputs : int, optional
         Derived from ``y`` when None: classes (max label + 1) for multiclass, 1 for binary,
-        label columns for multilabel, target columns (1 for 1-D ``y``) for regression.
+        label columns for multilabel, target columns (1 for 1-D ``y``) for regression, 2
+        for retrieval (one embedding per modality of a sample).
     loss, metric : str, optional
         Defaults by target (see the module docstring); see :data:`LOSSES`, :data:`METRICS`.
     higher_is_better : bool, optional
         Defaults to the metric's direction.
     source : str, optional
         File the task came from (used in error messages).
+    match : {"pair", "label"}, optional
+        Retrieval tasks only (default ``"pair"``): items match when their ``y`` is equal.
+        ``pair``: ``y`` holds the row indices ``0..n-1`` (row i of one modality matches
+        row i of the other only); ``label``: ``y`` holds class labels (any same-label item
+        is a match). None for other targets.
 
     Attributes
     ----------
-    name, modalities, target, data, n_outputs, loss, metric, higher_is_better, source
+    name, modalities, target, data, n_outputs, loss, metric, higher_is_better, source, match
     """
 
     def __init__(
@@ -70,12 +77,15 @@ class Task:
         metric: str | None = None,
         higher_is_better: bool | None = None,
         source: str | os.PathLike | None = None,
+        match: str | None = None,
     ):
         src = None if source is None else str(source)
         _check_name_and_target(src, name, target)
+        match = _check_match(src, name, target, match)
         modalities = tuple(modalities)
         if not modalities:
             raise _fail(src, name, "modalities", "no modalities; expected at least one")
+        _check_retrieval_modalities(src, name, target, len(modalities))
         seen: set[str] = set()
         for i, m in enumerate(modalities):
             if not isinstance(m, Modality):
@@ -95,6 +105,7 @@ class Task:
         self.target: str = target
         self.data: TaskData = data
         self.source: str | None = src
+        self.match: str | None = match
         self._check_data()
         self.n_outputs: int = self._resolve_n_outputs(n_outputs)
         self._check_labels()
@@ -124,6 +135,7 @@ class Task:
         higher_is_better: bool | None = None,
         source: str | os.PathLike | None = None,
         copy: bool = True,
+        match: str | None = None,
     ) -> Task:
         """Build and validate a task from numpy arrays.
 
@@ -134,10 +146,12 @@ class Task:
         arrays : mapping of str -> array-like
             One array per modality, first axis = samples. Keys that no modality uses are
             ignored.
-        y : array-like
+        y : array-like or None
             Targets: class ids 0..K-1 (multiclass), 0/1 (binary), a 0/1 matrix
-            (multilabel) or numbers (regression).
-        target : {"multiclass", "binary", "multilabel", "regression"}
+            (multilabel), numbers (regression) or, for retrieval, one integer label per
+            sample (required with ``match="label"``; with ``match="pair"`` optional and used
+            only to stratify the split: the task stores the row indices as ``y``).
+        target : {"multiclass", "binary", "multilabel", "regression", "retrieval"}
         modalities : sequence of Modality, dict or str, optional
             Declared modalities, in order. A dict takes the :class:`Modality` fields plus
             ``array`` (the key in ``arrays`` when it differs from the name); a str is a name.
@@ -158,6 +172,8 @@ class Task:
         copy : bool, default True
             Copy input arrays that are already float32 and C-contiguous, so that later
             changes to them cannot alter the task.
+        match : {"pair", "label"}, optional
+            Retrieval tasks only (default ``"pair"``); see :class:`Task`.
 
         Returns
         -------
@@ -165,6 +181,7 @@ class Task:
         """
         src = None if source is None else str(source)
         _check_name_and_target(src, name, target)
+        match = _check_match(src, name, target, match)
         if not isinstance(arrays, Mapping):
             raise _fail(
                 src,
@@ -177,6 +194,7 @@ class Task:
         if modalities is None:
             modalities = [k for k in arrays if k not in _RESERVED]
         decls = _modality_decls(modalities, src, name)
+        _check_retrieval_modalities(src, name, target, len(decls))
 
         # arrays
         found = sorted(arrays) + ([] if y is None else ["y"])
@@ -212,9 +230,13 @@ class Task:
             mods.append(replace(m, shape=per_sample))
             conv[m.name] = a
 
-        if y is None:
-            raise _fail(src, name, "y", f"targets 'y' not found (found: {_join(found)})")
-        yy = _convert_y(y, target, source=src, task=name)
+        if y is None and not (target == "retrieval" and match == "pair"):
+            need = " (match: label needs one class label per sample)" if match else ""
+            raise _fail(src, name, "y", f"targets 'y' not found{need} (found: {_join(found)})")
+        if y is None:  # retrieval by pair: the rows are the labels
+            yy = np.arange(int(conv[decls[0][0].name].shape[0]), dtype=np.int64)
+        else:
+            yy = _convert_y(y, target, source=src, task=name)
         n = int(yy.shape[0])
         if n == 0:
             raise _fail(src, name, "y", "no samples; expected at least 3 (train, val, test)")
@@ -243,8 +265,13 @@ class Task:
             idx = [_convert_index(given[k], k, source=src, task=name) for k in given]
         else:
             val, test, seed = _parse_split_spec(split, source=src, task=name)
-            strata = yy if target in ("multiclass", "binary") else None
+            stratify = target in ("multiclass", "binary") or (
+                target == "retrieval" and y is not None
+            )
+            strata = yy if stratify else None
             idx = list(fraction_split(n, val, test, seed, strata))
+        if target == "retrieval" and match == "pair":  # each row matches only itself
+            yy = np.arange(n, dtype=np.int64)
 
         if n_classes is not None:
             if target != "multiclass":
@@ -264,6 +291,7 @@ class Task:
             metric=metric,
             higher_is_better=higher_is_better,
             source=src,
+            match=match,
         )
 
     # ---------------------------------------------------------------- validation
@@ -337,6 +365,8 @@ class Task:
             derived = int(y.shape[1])
         elif self.target == "regression":
             derived = 1 if y.ndim == 1 else int(y.shape[1])
+        elif self.target == "retrieval":
+            derived = 2
         else:
             derived = int(y.max()) + 1 if y.size else 0
         if n_outputs is None:
@@ -352,7 +382,9 @@ class Task:
     def _check_labels(self) -> None:
         y = self.data.y
         train = y[self.data.train_idx]
-        if self.target in ("multiclass", "binary"):
+        if self.target == "retrieval":
+            self._check_retrieval()
+        elif self.target in ("multiclass", "binary"):
             k = 2 if self.target == "binary" else self.n_outputs
             expected = "0 or 1 for binary" if self.target == "binary" else f"class ids 0..{k - 1}"
             bad = (y < 0) | (y >= k)
@@ -387,6 +419,22 @@ class Task:
                     "y",
                     f"label column {int(absent[0])} has no positive sample in the train split "
                     f"({absent.size} such columns); expected every label positive at least once in train",
+                )
+
+    def _check_retrieval(self) -> None:
+        y = self.data.y
+        if y.ndim != 1:
+            raise self._err("y", f"y has shape {y.shape}; expected one label per sample (samples,)")
+        if self.match == "pair" and not np.array_equal(y, np.arange(y.shape[0])):
+            raise self._err(
+                "y", "match 'pair' needs y = the row indices 0..n-1 (use Task.from_arrays)"
+            )
+        for split in SPLIT_NAMES:
+            if self.data.indices(split).size < 2:
+                raise self._err(
+                    f"{split}_idx",
+                    f"the {split} split has {self.data.indices(split).size} sample; a retrieval "
+                    "task needs at least 2 per split (a gallery to rank)",
                 )
 
     def _resolve_objective(
@@ -450,7 +498,8 @@ class Task:
         modalities : sequence of str, optional
             Modalities to include (default: all).
         """
-        if modalities is None:
+        if modalities is None or self.target == "retrieval":
+            # a retrieval unit's loss reads both modalities (the other one is its partner)
             used = self.modality_names
         else:
             if isinstance(modalities, str):
@@ -480,6 +529,8 @@ class Task:
 
         put(b"hetero.task.v1")
         put(self.target.encode())
+        if self.match is not None:
+            put(f"match|{self.match}".encode())
         for name in used:
             m = self.modality(name)
             # an opted-out standardisation changes what a learner sees; the default adds
@@ -506,6 +557,7 @@ class Task:
             metric=self.metric,
             higher_is_better=self.higher_is_better,
             source=self.source,
+            match=self.match,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -517,6 +569,7 @@ class Task:
             "loss": self.loss,
             "metric": self.metric,
             "higher_is_better": self.higher_is_better,
+            **({} if self.match is None else {"match": self.match}),
             "n_samples": self.n_samples,
             "n_train": len(self.data.train_idx),
             "n_val": len(self.data.val_idx),
@@ -536,6 +589,7 @@ class Task:
             and self.loss == other.loss
             and self.metric == other.metric
             and self.higher_is_better == other.higher_is_better
+            and self.match == other.match
             and self.data == other.data
         )
 
@@ -554,4 +608,29 @@ def _check_name_and_target(src: str | None, name: Any, target: Any) -> None:
     if target not in TARGETS:
         raise _fail(
             src, name, "target", f"unknown target {target!r}; expected one of: {_join(TARGETS)}"
+        )
+
+
+def _check_match(src: str | None, name: str, target: str, match: Any) -> str | None:
+    """The resolved ``match`` of a task: ``"pair"`` by default for retrieval, else None."""
+    if target != "retrieval":
+        if match is not None:
+            raise _fail(src, name, "match", f"only valid for target retrieval, not {target}")
+        return None
+    if match is None:
+        return "pair"
+    if match not in MATCH_MODES:
+        raise _fail(
+            src, name, "match", f"unknown match {match!r}; expected one of: {_join(MATCH_MODES)}"
+        )
+    return str(match)
+
+
+def _check_retrieval_modalities(src: str | None, name: str, target: str, n: int) -> None:
+    if target == "retrieval" and n != 2:
+        raise _fail(
+            src,
+            name,
+            "modalities",
+            f"a retrieval task needs exactly two modalities (query, gallery), got {n}",
         )
