@@ -124,6 +124,8 @@ def test_nuclear_norm_small():
 def test_registry_and_errors():
     assert list_completers() == [
         "symmetric",
+        "additive",
+        "auto",
         "softimpute",
         "iterativesvd",
         "matrixfactorization",
@@ -195,3 +197,63 @@ def test_complete_matrix_returns_full_matrix():
     assert cfg["method"] == "symmetric" and cfg["rank"] == 3
     assert cfg["n_completed"] == int((~mask).sum())
     assert out.provenance["input"] == {"from": "test"}
+
+
+# -- additive: main effects plus a low-rank residual ---------------------------------------------
+
+
+def planted_additive(n, seed, residual=0.0):
+    """``a_i + a_j`` off the diagonal (full rank once hollow), plus a rank-1 residual."""
+    rng = np.random.default_rng(seed)
+    a, u = rng.uniform(0.2, 1.0, n), rng.normal(size=n)
+    D = a[:, None] + a[None, :] + residual * np.outer(u, u)
+    np.fill_diagonal(D, 0.0)
+    return np.maximum(D, 0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_additive_completer_recovers_main_effects_where_symmetric_cannot(seed):
+    n = 16
+    D = planted_additive(n, seed)
+    s, _ = singular_spectrum(D)
+    assert s[-1] > 1e-3 * s[0]  # a hollow additive matrix has full rank
+    mask = sample_pairs(n, 0.4, seed + 10)
+    X = np.where(mask, D, np.nan)
+    add = get_completer("additive", seed=seed)
+    Y = add.fit_transform(X)
+    assert add.rank_ == 0 and rel_error(Y, D, ~mask) < 1e-6
+    a = add.main_effects_
+    assert np.allclose(a[:, None] + a[None, :], D + np.diag(2 * a), atol=1e-6)
+    assert np.array_equal(Y[mask], X[mask]) and np.all(np.diag(Y) == 0)
+    sym = get_completer("symmetric", seed=seed).fit_transform(X)
+    assert rel_error(sym, D, ~mask) > 100 * max(rel_error(Y, D, ~mask), 1e-9)
+
+
+def test_additive_completer_with_a_residual_and_squared_distances():
+    n = 20
+    D = planted_additive(n, 0, residual=0.3)
+    mask = sample_pairs(n, 0.6, 3)
+    Y = get_completer("additive", rank=1, seed=0).fit_transform(np.where(mask, D, np.nan))
+    assert rel_error(Y, D, ~mask) < 0.02
+    # squared distances of points on a line are x_i^2 + x_j^2 - 2 x_i x_j: rank 1 here
+    D = planted_rank3(n, 1)
+    mask = sample_pairs(n, 0.6, 4)
+    Y = get_completer("additive", rank=1, seed=0).fit_transform(np.where(mask, D, np.nan))
+    assert rel_error(Y, D, ~mask) < 0.02
+
+
+def test_auto_completer_picks_by_held_out_error_and_ranks_are_checked():
+    n = 16
+    D = planted_additive(n, 2)
+    X = np.where(sample_pairs(n, 0.5, 5), D, np.nan)
+    auto = get_completer("auto", seed=0)
+    Y = auto.fit_transform(X)
+    assert set(auto.scores_) == {"symmetric", "additive"}
+    assert auto.chosen_ == "additive" and auto.scores_["additive"] < auto.scores_["symmetric"]
+    assert np.isfinite(Y).all()
+    m = complete_matrix(HeterogeneityMatrix([f"u{i}" for i in range(n)], X, kind="modality"),
+                        method="additive")  # fmt: skip
+    assert m.provenance["config"]["rank"] == 0
+    assert get_completer("additive", rank=0).rank == 0
+    with pytest.raises(HeteroError, match="rank: expected an integer >= 0 or None, got -1"):
+        get_completer("additive", rank=-1)

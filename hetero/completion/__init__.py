@@ -13,6 +13,11 @@ is kept as given. Backends:
     distance matrices are not positive semi-definite) to the observed entries, with the
     zero diagonal treated as observed, a penalty on negative entries, and L-BFGS on the
     factors. Output is symmetric, hollow and non-negative.
+``additive`` (:class:`AdditiveCompleter`, ours)
+    Fits ``d_ij = a_i + a_j + (U S U^T)_ij`` off the diagonal: per-unit main effects plus a
+    symmetric rank-r residual (r = 0: main effects alone), the diagonal left free and set
+    to 0. Real distance matrices are mostly main effects, which a hollow low-rank model
+    cannot represent (docs/results.md, experiment 3).
 ``softimpute``, ``iterativesvd``, ``matrixfactorization``, ``nuclearnorm``
     fancyimpute 0.7.0 solvers (the ``completion`` extra; imported lazily: the package is
     slow to import). They ignore symmetry, the zero diagonal and non-negativity.
@@ -22,12 +27,13 @@ is kept as given. Backends:
 When ``rank`` is None it is chosen by held-out observed entries (:func:`select_rank`).
 
 The package's modules: :mod:`.base` (the interface, input check, rank selection),
-:mod:`.symmetric`, :mod:`.fancy` (the backends), :mod:`.registry` (names) and
+:mod:`.symmetric`, :mod:`.additive`, :mod:`.fancy` (the backends), :mod:`.registry` (names) and
 :mod:`.complete` (:func:`complete_matrix`, :func:`singular_spectrum`).
 """
 
 from __future__ import annotations
 
+from hetero.completion.additive import AdditiveCompleter
 from hetero.completion.base import Completer, select_rank
 from hetero.completion.complete import complete_matrix, singular_spectrum
 from hetero.completion.fancy import (
@@ -47,6 +53,7 @@ from hetero.completion.symmetric import SymmetricCompleter
 
 __all__ = [
     "COMPLETERS",
+    "AdditiveCompleter",
     "Completer",
     "FancyImputeCompleter",
     "IterativeSVDCompleter",

@@ -48,11 +48,15 @@ class Completer:
 
     name: ClassVar[str] = ""
     supports_rank: ClassVar[bool] = True
+    #: Smallest rank (0 where a rank-0 model means something, e.g. main effects alone).
+    min_rank: ClassVar[int] = 1
     max_auto_rank: ClassVar[int] = 8
 
     def __init__(self, rank: int | None = None, seed: int = 0):
-        if rank is not None and (not isinstance(rank, (int, np.integer)) or rank < 1):
-            raise HeteroError(f"rank: expected a positive integer or None, got {rank!r}")
+        low = type(self).min_rank
+        if rank is not None and (not isinstance(rank, (int, np.integer)) or rank < low):
+            what = "a positive integer" if low == 1 else f"an integer >= {low}"
+            raise HeteroError(f"rank: expected {what} or None, got {rank!r}")
         self.rank = None if rank is None else int(rank)
         self.seed = int(seed)
 
@@ -144,7 +148,7 @@ def select_rank(
     if ranks is None:
         # a rank-r symmetric model has about n r parameters; keep it below the data size
         limit = max(1, min(type(completer).max_auto_rank, n - 1, n_pairs // max(n, 1)))
-        ranks = list(range(1, limit + 1))
+        ranks = list(range(type(completer).min_rank, limit + 1))
     n_hide = round(holdout * n_pairs)
     if len(ranks) == 1 or n_hide < 1:
         return int(ranks[0]), {}

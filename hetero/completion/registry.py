@@ -30,12 +30,24 @@ ENTRY_POINT_GROUP = "hetero.completers"
 COMPLETERS: Registry[Callable[..., Completer]] = Registry(
     "completion method",
     group=ENTRY_POINT_GROUP,
-    builtins=["hetero.completion.symmetric", "hetero.completion.fancy"],
+    builtins=[
+        "hetero.completion.symmetric",
+        "hetero.completion.additive",
+        "hetero.completion.fancy",
+    ],
     error=HeteroError,
 )
 
 # The order in which list_completers() shows the built-ins: the default first.
-_BUILTIN_ORDER = ("symmetric", "softimpute", "iterativesvd", "matrixfactorization", "nuclearnorm")
+_BUILTIN_ORDER = (
+    "symmetric",
+    "additive",
+    "auto",
+    "softimpute",
+    "iterativesvd",
+    "matrixfactorization",
+    "nuclearnorm",
+)
 
 
 def register_completer(
