@@ -257,3 +257,18 @@ def test_auto_completer_picks_by_held_out_error_and_ranks_are_checked():
     assert get_completer("additive", rank=0).rank == 0
     with pytest.raises(HeteroError, match="rank: expected an integer >= 0 or None, got -1"):
         get_completer("additive", rank=-1)
+
+
+def test_measure_completes_with_the_chosen_completer_and_refuses_unknown_ones(tmp_path):
+    from hetero.measure import MeasureConfig, measure
+    from hetero.measure.synthetic import planted_suite
+
+    with pytest.raises(HeteroError, match=r"unknown completion method 'svd' \(valid: additive"):
+        MeasureConfig(completion="svd")
+    suite = planted_suite(2, 3, n_noise=1, n_samples=80, width=6, latent=3, seed=0)[0]
+    res = measure(suite, tmp_path, learner="reference", learner_config={"hidden": 8},
+                  seeds=1, fraction=0.6, completion="additive", interactions=False,
+                  stability_boot=0, figures=False, progress=False)  # fmt: skip
+    prov = HeterogeneityMatrix.read(tmp_path / "modality.json").provenance
+    assert prov["config"]["method"] == "additive" and prov["config"]["n_completed"] > 0
+    assert res.modality.distance.observed.all()

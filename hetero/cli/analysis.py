@@ -81,8 +81,10 @@ def complete(
         typer.Option(
             "--method",
             metavar="NAME",
-            help="Completer: symmetric (default; ours), softimpute, iterativesvd, "
-            "matrixfactorization or nuclearnorm (the last four need the completion extra).",
+            help="Completer: symmetric (default; ours), additive (main effects plus a "
+            "low-rank residual; ours), auto (the better of the two on held-out entries), "
+            "softimpute, iterativesvd, matrixfactorization or nuclearnorm (the last four "
+            "need the completion extra).",
         ),
     ] = "symmetric",
     seed: Annotated[int, typer.Option("--seed", metavar="SEED", help="Seed of the completer.")] = 0,

@@ -302,6 +302,15 @@ def measure_cmd(
     design_seed: Annotated[
         int, typer.Option("--design-seed", help="Seed of the sampled design.", metavar="SEED")
     ] = 0,
+    completion: Annotated[
+        str,
+        typer.Option(
+            "--completion",
+            metavar="NAME",
+            help="Completer of the unmeasured entries with --fraction/--budget: symmetric "
+            "(default), additive or auto (hetero complete --method lists all).",
+        ),
+    ] = "symmetric",
     figures: Annotated[
         bool, typer.Option("--figures/--no-figures", help="Write figures/ with the outputs.")
     ] = True,
@@ -370,7 +379,8 @@ def measure_cmd(
         baseline_seeds=baseline_seeds, executor=executor, workers=workers,
         scheduler=scheduler, max_epochs=max_epochs, retries=retries, keep_head=keep_head,
         unimodal_groups=unimodal_groups, crossmodal_groups=crossmodal_groups, retest=retest,
-        max_runs=max_runs, max_time=max_time, design_seed=design_seed, figures=figures,
+        max_runs=max_runs, max_time=max_time, design_seed=design_seed, completion=completion,
+        figures=figures,
         controls=tuple(controls_for) if controls_for else controls,
     )  # fmt: skip
     # an unknown or misconfigured learner, or one refusing the estimator, fails before output

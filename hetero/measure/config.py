@@ -90,6 +90,9 @@ class MeasureConfig:
     controls: bool | tuple[str, ...] = False
 
     def __post_init__(self) -> None:
+        from hetero.completion import COMPLETERS
+
+        COMPLETERS.get(self.completion)  # an unknown name fails before anything trains
         object.__setattr__(self, "learner_config", dict(self.learner_config or {}))
         if self.seeds != "auto":
             try:
