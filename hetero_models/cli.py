@@ -24,6 +24,7 @@ from hetero.cli._common import add_command
 from hetero.errors import HeteroError
 
 __all__ = [
+    "DataDirOpt",
     "compare_command",
     "load_plan_file",
     "load_suite_arg",
@@ -33,14 +34,29 @@ __all__ = [
 ]
 
 
-def load_suite_arg(value: str, *, trust_pickle: bool = False):
+#: ``--data-dir`` of the commands that load a suite (as ``hetero measure --data-dir``).
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder of local dataset copies for path loaders (default $HETERO_DATA_DIR).",
+        metavar="DIR",
+    ),
+]
+
+
+def load_suite_arg(
+    value: str, *, trust_pickle: bool = False, data_dir: str | os.PathLike | None = None
+):
     """A built-in suite name or a suite YAML file (:func:`hetero.datasets.get_suite`).
 
-    ``trust_pickle`` comes from the person running the command (``--trust-pickle``).
+    ``trust_pickle`` comes from the person running the command (``--trust-pickle``);
+    ``data_dir`` (``--data-dir``) is the folder of local dataset copies that path loaders
+    read (None: $HETERO_DATA_DIR).
     """
     from hetero.datasets import get_suite
 
-    return get_suite(value, trust_pickle=trust_pickle)
+    return get_suite(value, data_dir=data_dir, trust_pickle=trust_pickle)
 
 
 def load_plan_file(path: str | os.PathLike, suite=None):
@@ -153,6 +169,7 @@ def train_command(
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="No per-epoch progress lines.")
     ] = False,
+    data_dir: DataDirOpt = None,
     trust_pickle: Annotated[
         bool,
         typer.Option(
@@ -180,7 +197,7 @@ def train_command(
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
 
     # every input and the output checked before anything trains
-    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle)
+    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle, data_dir=data_dir)
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
     hparams = preset_hparams(model, preset)
     if rank == 0:
@@ -384,6 +401,7 @@ def compare_command(
         ),
     ] = 1,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
+    data_dir: DataDirOpt = None,
     trust_pickle: Annotated[
         bool,
         typer.Option(
@@ -409,7 +427,7 @@ def compare_command(
             raise HeteroError(f"--seeds: expected at least 1, got {seeds}")
     else:
         n_seeds = "auto"
-    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle)
+    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle, data_dir=data_dir)
     candidates = [
         Candidate(name, "plan", p)
         for name, p in (_parse_plan_option(v, the_suite) for v in plan or [])

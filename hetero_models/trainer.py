@@ -4,7 +4,8 @@
   that all tasks end together (paper appendix B.5).
 * :class:`Trainer` -- per step, the weighted sum of the present tasks' losses (all present
   tasks go through the model in one fused call); per-task validation metrics, a weighted
-  aggregate, best checkpoint (kept in memory and restored), early stopping, seeded
+  aggregate, best checkpoint (kept in memory and restored; ``keep="last"`` keeps the last
+  epoch instead), early stopping, seeded
   shuffling, device ``"auto"``, bf16 autocast on CUDA (inside the model), distributed data
   parallel when launched with ``torchrun``.
 * :func:`train_two_stage` -- homogeneous pre-training of the fully shared model, then
@@ -34,6 +35,7 @@ from hetero.errors import HeteroError
 from hetero.scoring import task_metrics
 
 __all__ = [
+    "KEEP",
     "Trainer",
     "compute_metrics",
     "few_shot_weights",
@@ -44,6 +46,10 @@ __all__ = [
     "seeded_init",
     "train_two_stage",
 ]
+
+#: What :meth:`Trainer.fit` leaves in the model: the best validation checkpoint or the last
+#: epoch's weights.
+KEEP = ("best", "last")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -265,6 +271,11 @@ class Trainer:
         used for checkpoint selection and early stopping (default 1 each).
     patience : int, optional
         Stop after this many epochs without improvement of the aggregate.
+    keep : {"best", "last"}
+        The weights the model holds after :meth:`fit`: ``"best"`` (default) restores the
+        checkpoint of the best validation aggregate; ``"last"`` keeps the weights of the
+        last epoch run (the last of ``epochs``, or the epoch early stopping ended on), for
+        analyses that must see what training did rather than its best moment.
     device : {"auto", "cpu", "cuda"}
     seed : int
         Shuffling (and, via :func:`train_two_stage`, initialisation).
@@ -289,7 +300,11 @@ class Trainer:
     history_ : list of dict
         One row per epoch: ``epoch``, ``train_loss``, ``val_score`` and ``val/<task>/<metric>``.
     best_epoch_, best_score_ : int, float
-        The selected checkpoint (restored into the model after :meth:`fit`).
+        The epoch with the best validation aggregate and that aggregate (its checkpoint is
+        restored into the model after :meth:`fit` when ``keep="best"``).
+    kept_epoch_ : int
+        The epoch whose weights the model holds after :meth:`fit` (``best_epoch_`` with
+        ``keep="best"``, the last epoch run with ``keep="last"``; 0: no epoch ran).
     """
 
     def __init__(
@@ -305,6 +320,7 @@ class Trainer:
         loss_weights: Mapping[str, float] | None = None,
         eval_weights: Mapping[str, float] | None = None,
         patience: int | None = None,
+        keep: str = "best",
         device: str | torch.device = "auto",
         seed: int = 0,
         progress: bool = False,
@@ -326,6 +342,9 @@ class Trainer:
         self.loss_weights = dict(loss_weights or {})
         self.eval_weights = dict(eval_weights or {})
         self.patience = patience
+        if keep not in KEEP:
+            raise HeteroError(f"keep: expected one of {', '.join(KEEP)}, got {keep!r}")
+        self.keep = keep
         self.device = resolve_device(device)
         self.seed = int(seed)
         self.progress = progress
@@ -456,7 +475,8 @@ class Trainer:
 
     # -------------------------------------------------------------- training
     def fit(self) -> Trainer:
-        """Train for ``epochs`` (or until early stopping); restore the best checkpoint."""
+        """Train for ``epochs`` (or until early stopping); restore the best checkpoint
+        (``keep="best"``) or keep the last epoch's weights (``keep="last"``)."""
         model = self.model.to(self.device)
         rank, world = self._dist()
         self._data = {name: self._tensors(name) for name in self.tasks}
@@ -473,7 +493,9 @@ class Trainer:
         self.history_: list[dict[str, Any]] = []
         self.best_score_ = -math.inf
         self.best_epoch_ = 0
-        best_state = copy.deepcopy(model.state_dict())
+        self.kept_epoch_ = 0
+        keep_best = self.keep == "best"
+        best_state = copy.deepcopy(model.state_dict()) if keep_best else None
         stale = 0
         for epoch in range(1, self.epochs + 1):
             start = time.perf_counter()
@@ -518,7 +540,8 @@ class Trainer:
             improved = score > self.best_score_ or (self.best_epoch_ == 0 and np.isnan(score))
             if improved:
                 self.best_score_, self.best_epoch_ = score, epoch
-                best_state = copy.deepcopy(model.state_dict())
+                if keep_best:
+                    best_state = copy.deepcopy(model.state_dict())
                 stale = 0
             else:
                 stale += 1
@@ -532,7 +555,11 @@ class Trainer:
                 )
             if self.patience is not None and stale >= self.patience:
                 break
-        model.load_state_dict(best_state)
+        if keep_best:
+            model.load_state_dict(best_state)
+            self.kept_epoch_ = self.best_epoch_
+        else:
+            self.kept_epoch_ = len(self.history_)
         return self
 
 
@@ -546,13 +573,16 @@ def train_two_stage(
     finetune_epochs: int = 10,
     seed: int = 0,
     tasks: Sequence[str] | None = None,
+    keep: str = "best",
     **trainer_kwargs: Any,
 ):
     """Homogeneous pre-training, then heterogeneity-aware fine-tuning with ``plan``.
 
-    Returns ``(model, history)``: the fine-tuned model (best checkpoint of the last stage)
-    and the epoch rows of both stages (column ``stage``). Without a plan or with
-    ``finetune_epochs=0`` only the pre-training stage runs. ``seed`` sets the initial
+    Returns ``(model, history)``: the fine-tuned model (the best checkpoint of the last
+    stage, or its last epoch with ``keep="last"``) and the epoch rows of both stages
+    (column ``stage``). Without a plan or with ``finetune_epochs=0`` only the
+    pre-training stage runs. ``keep`` (see :class:`Trainer`) and the other
+    ``trainer_kwargs`` apply to both stages. ``seed`` sets the initial
     weights (:func:`seeded_init`) and the batch order of both stages (``seed`` and
     ``seed + 1``); torch's global random state is not touched.
     """
@@ -568,6 +598,7 @@ def train_two_stage(
         epochs=pretrain_epochs,
         seed=seed,
         stage="pretrain",
+        keep=keep,
         **trainer_kwargs,
     )
     if pretrain_epochs > 0:
@@ -581,6 +612,7 @@ def train_two_stage(
             epochs=finetune_epochs,
             seed=seed + 1,
             stage="finetune",
+            keep=keep,
             **trainer_kwargs,
         )
         history += trainer.fit().history_

@@ -242,3 +242,84 @@ def test_cli_and_report_import_without_torch():
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# ------------------------------------------------------------------- cap_train
+
+
+def _retrieval(n: int = 40, match: str | None = None) -> Task:
+    rng = np.random.default_rng(3)
+    return Task.from_arrays(
+        "look",
+        {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 2))},
+        None if match != "label" else np.arange(n) % 4,
+        target="retrieval",
+        match=match,
+        train_idx=np.arange(0, 24),
+        val_idx=np.arange(24, 32),
+        test_idx=np.arange(32, n),
+    )
+
+
+def _fields(task: Task) -> dict:
+    return {
+        k: getattr(task, k)
+        for k in ("name", "target", "n_outputs", "loss", "metric", "higher_is_better", "match")
+    } | {"modalities": task.modalities, "source": task.source}
+
+
+@pytest.mark.parametrize("sampling", ["stratified", "uniform"])
+def test_cap_train_keeps_every_task_field(sampling):
+    from hetero_models.analysis.common import cap_train
+
+    suite = Suite([*_suite().tasks, _retrieval(match="label"), _retrieval(match=None).rename("p")])
+    capped = cap_train(suite, 10, seed=1, sampling=sampling)
+    assert capped.name == suite.name and capped.task_names == suite.task_names
+    for before, after in zip(suite.tasks, capped.tasks, strict=True):
+        assert _fields(after) == _fields(before)
+        d0, d1 = before.data, after.data
+        assert len(d1.train_idx) == min(10, len(d0.train_idx))
+        assert set(d1.train_idx) <= set(d0.train_idx)
+        assert np.array_equal(d1.val_idx, d0.val_idx) and np.array_equal(d1.test_idx, d0.test_idx)
+    assert capped.task("look").match == "label" and capped.task("p").match == "pair"
+    assert cap_train(suite, None) is suite and cap_train(suite, 0) is suite
+
+
+def test_cap_train_stratified_and_uniform_draws():
+    from hetero_models.analysis.common import cap_train
+
+    suite = _suite()
+    strat = cap_train(suite, 12, seed=0)
+    t = strat.task("t")
+    assert np.bincount(t.data.y[t.data.train_idx]).tolist() == [3, 3, 3, 3]  # 24 = 6 a class
+    # uniform: one generator for the capped tasks in suite order (the experiments' draw)
+    rng = np.random.default_rng(5)
+    expected = {
+        name: np.sort(rng.choice(suite.task(name).data.train_idx, size=12, replace=False))
+        for name in ("t", "u")
+    }
+    uni = cap_train(suite, 12, seed=5, sampling="uniform")
+    for name in ("t", "u"):
+        assert np.array_equal(uni.task(name).data.train_idx, expected[name])
+    with pytest.raises(HeteroError, match=r"^sampling: expected one of stratified, uniform"):
+        cap_train(suite, 12, sampling="random")
+    with pytest.raises(HeteroError, match=r"^max_train: expected an integer >= 1"):
+        cap_train(suite, 2.5)
+
+
+def test_experiments_cap_train_is_the_analysis_one_with_the_uniform_draw():
+    from hetero_models.analysis.common import cap_train
+
+    exp = REPO_ROOT / "examples" / "experiments"
+    sys.path.insert(0, str(exp))
+    try:
+        import _common as C
+    finally:
+        sys.path.remove(str(exp))
+    suite = Suite([*_suite().tasks, _retrieval(match="label")])
+    ours = C.cap_train(suite, 9, seed=2)
+    theirs = cap_train(suite, 9, seed=2, sampling="uniform")
+    for a, b in zip(ours.tasks, theirs.tasks, strict=True):
+        assert np.array_equal(a.data.train_idx, b.data.train_idx)
+        assert _fields(a) == _fields(b)
+    assert ours.task("look").match == "label"

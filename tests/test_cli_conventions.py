@@ -77,3 +77,50 @@ def test_figure_commands_share_format_and_dpi(name):
     dpi = next(p for p in params.values() if "--dpi" in p.opts)
     assert fmt.multiple and fmt.metavar == "FMT" and dpi.metavar == "N"
     assert "png (default), svg or pdf" in fmt.help
+
+
+_SUITE_COMMANDS = ["measure", "train", "compare", "analyze overlap", "analyze interference",
+                   "analyze few-shot", "analyze transfer"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _SUITE_COMMANDS)
+def test_suite_commands_share_data_dir(name):
+    """Every command that loads a suite takes --data-dir with measure's help and metavar."""
+    cmds = dict(COMMANDS)
+    if name not in cmds:
+        pytest.skip(f"{name} not available (torch missing)")
+
+    def option(cmd):
+        return next(p for p in cmd.params if "--data-dir" in getattr(p, "opts", []))
+
+    ours, measure = option(cmds[name]), option(cmds["measure"])
+    assert ours.metavar == measure.metavar == "DIR" and ours.default is None
+    assert ours.help == measure.help and "$HETERO_DATA_DIR" in ours.help
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "full"],
+        ["compare", "full", "--share-all", "--share-none"],
+        ["analyze", "overlap", "full"],
+        ["analyze", "interference", "full"],
+        ["analyze", "few-shot", "full", "--target", "spoken_digits"],
+        ["analyze", "transfer", "full"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_data_dir_is_where_path_loaders_look(args, tmp_path, monkeypatch):
+    """--data-dir wins over $HETERO_DATA_DIR: the fsdd loader of the full suite looks there
+    (both folders are empty, so it stops with one line naming the folder it searched)."""
+    if args[0] not in dict(COMMANDS) and f"{args[0]} {args[1]}" not in dict(COMMANDS):
+        pytest.skip(f"{args[0]} not available (torch missing)")
+    given, env = tmp_path / "given", tmp_path / "env"
+    given.mkdir()
+    env.mkdir()
+    monkeypatch.setenv("HETERO_DATA_DIR", str(env))
+    res = CliRunner().invoke(app, [*args, "--data-dir", str(given), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 2, res.output
+    assert f"{given}/fsdd/recordings not found" in res.output
+    assert str(env) not in res.output
+    assert not (tmp_path / "out").exists()

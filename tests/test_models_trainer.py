@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from hetero.errors import HeteroError
 from hetero.plan import GroupingPlan
 from hetero_models import create_model, load_model
 from hetero_models.trainer import (
@@ -96,6 +97,63 @@ def test_early_stopping_stops_after_patience():
     trainer = Trainer(net, SUITE, epochs=30, batch_size=8, lr=0.0, device="cpu", patience=2)
     trainer.fit()  # lr 0: nothing improves after epoch 1
     assert len(trainer.history_) == 3 and trainer.best_epoch_ == 1
+
+
+def test_keep_last_holds_the_last_epoch_and_trains_the_same_way():
+    def run(keep):
+        torch.manual_seed(0)
+        net = create_model("highmmt", SUITE, **TINY)
+        t = Trainer(net, SUITE, epochs=5, batch_size=8, lr=3e-3, device="cpu", seed=1, keep=keep)
+        return net, t.fit()
+
+    last_net, last = run("last")
+    best_net, best = run("best")
+    # the option changes what is kept, never the training itself
+    assert [r["val_score"] for r in last.history_] == [r["val_score"] for r in best.history_]
+    assert last.best_epoch_ == best.best_epoch_ and last.best_score_ == best.best_score_
+    assert last.kept_epoch_ == 5 and best.kept_epoch_ == best.best_epoch_
+    # the kept weights score what their epoch scored in the history
+    assert last._score(last.evaluate("val")) == pytest.approx(
+        last.history_[-1]["val_score"], abs=1e-6
+    )
+    assert best._score(best.evaluate("val")) == pytest.approx(best.best_score_, abs=1e-6)
+    same = all(torch.equal(v, best_net.state_dict()[k]) for k, v in last_net.state_dict().items())
+    assert same == (best.best_epoch_ == 5)
+
+
+def test_keep_last_with_early_stopping_keeps_the_epoch_it_stopped_on():
+    torch.manual_seed(0)
+    net = create_model("highmmt", SUITE, **TINY, norm="layer")
+    trainer = Trainer(
+        net, SUITE, epochs=30, batch_size=8, lr=0.0, device="cpu", patience=2, keep="last"
+    )
+    trainer.fit()
+    assert len(trainer.history_) == 3 and trainer.best_epoch_ == 1 and trainer.kept_epoch_ == 3
+
+
+def test_keep_rejects_unknown_values():
+    net = create_model("highmmt", SUITE, **TINY)
+    with pytest.raises(HeteroError, match=r"^keep: expected one of best, last, got 'first'$"):
+        Trainer(net, SUITE, keep="first")
+
+
+def test_two_stage_keep_last_applies_to_both_stages():
+    net, history = train_two_stage(
+        SUITE,
+        PLAN,
+        hparams=TINY,
+        pretrain_epochs=2,
+        finetune_epochs=3,
+        batch_size=8,
+        lr=3e-3,
+        device="cpu",
+        keep="last",
+    )
+    assert [r["stage"] for r in history] == ["pretrain"] * 2 + ["finetune"] * 3
+    evaluator = Trainer(net, SUITE, device="cpu")
+    assert evaluator._score(evaluator.evaluate("val")) == pytest.approx(
+        history[-1]["val_score"], abs=1e-6
+    )
 
 
 def test_two_stage_copies_diverge_while_shared_parts_stay_tied():

@@ -435,3 +435,174 @@ def test_spoken_digits_retrieval_on_shared_data(shared_data):
     assert (
         t.target == "retrieval" and t.match == "label" and set(t.data.y.tolist()) <= set(range(10))
     )
+
+
+# --------------------------------------------------------------------------- compare, analyses
+
+
+def _one_thread() -> None:
+    """torch on one thread, as the other model tests (many threads on a shared machine
+    make these small fits several times slower)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+
+
+def test_compare_scores_recall_at_1_with_the_accuracies(tmp_path):
+    _one_thread()
+    from hetero.compare import Candidate, candidate_scores, read_compare
+    from hetero.plan import GroupingPlan
+    from hetero_models.compare import CompareConfig, compare_plans
+
+    suite = _mixed()
+    config = CompareConfig(hparams=TINY, pretrain_epochs=1, finetune_epochs=1, batch_size=16)
+    candidates = [
+        Candidate("share-all", "share_all", GroupingPlan.share_all(suite)),
+        Candidate("share-none", "share_none"),
+    ]
+    result = compare_plans(suite, candidates, seeds=2, config=config, device="cpu")
+    lookup = [r for r in result.rows if r["task"] == "lookup"]
+    assert len(lookup) == 4
+    assert all(r["metric"] == "recall@1" and r["higher_is_better"] is True for r in lookup)
+    assert all(0.0 <= r["value"] <= 1.0 and 0.0 <= r["val_value"] <= 1.0 for r in lookup)
+    # the score of a (candidate, seed) is the plain mean of accuracy and recall@1: both are
+    # higher-is-better fractions, so neither is negated
+    value = {(r["candidate"], r["seed"], r["task"]): r["value"] for r in result.rows}
+    scores = candidate_scores(result.rows)
+    for name in ("share-all", "share-none"):
+        for seed in (0, 1):
+            expected = 0.5 * (value[(name, seed, "lookup")] + value[(name, seed, "cls")])
+            assert scores[name][seed] == pytest.approx(expected, abs=1e-12)
+    result.write(tmp_path)
+    back = read_compare(tmp_path).summary()
+    tasks = back["candidates"][0]["tasks"]
+    assert set(tasks) == {"lookup", "cls"}
+    assert tasks["lookup"]["mean"] == pytest.approx(
+        np.mean([value[("share-all", s, "lookup")] for s in (0, 1)])
+    )
+
+
+def test_few_shot_with_a_retrieval_target():
+    _one_thread()
+    from hetero_models.analysis import few_shot
+
+    res = few_shot(
+        _mixed(),
+        "lookup",
+        fractions=[0.5, 1.0],
+        seeds=[0],
+        pretrain_epochs=1,
+        finetune_epochs=1,
+        alone_epochs=1,
+        hparams=TINY,
+        device="cpu",
+        trainer_kwargs={"batch_size": 16},
+    )
+    rows = res.tables["rows"]
+    assert {r["metric"] for r in rows} == {"recall@1"} and len(rows) == 4
+    assert all(0.0 <= r["value"] <= 1.0 for r in rows)
+    assert res.config["higher_is_better"] is True
+    # the fraction's subset keeps the task a retrieval task (cap_train / subsample_train)
+    assert [r["n_train"] for r in rows] == [14, 14, 28, 28]
+
+
+def test_transfer_to_a_retrieval_target():
+    _one_thread()
+    from hetero_models.analysis import transfer
+
+    res = transfer(
+        _mixed(),
+        ["lookup"],
+        seeds=[0],
+        pretrain_epochs=1,
+        finetune_epochs=1,
+        alone_epochs=1,
+        hparams=TINY,
+        device="cpu",
+        trainer_kwargs={"batch_size": 16},
+    )
+    rows = res.tables["rows"]
+    assert [r["config"] for r in rows] == ["alone", "pre-trained on 1"]
+    assert {r["metric"] for r in rows} == {"recall@1"}
+    assert all(0.0 <= r["value"] <= 1.0 for r in rows)
+
+
+def test_interference_skips_retrieval_tasks_as_corrupted_and_scores_them_as_others():
+    _one_thread()
+    from hetero_models.analysis import interference
+    from hetero_models.analysis.interfere import corrupt_labels
+
+    suite = _mixed()
+    with pytest.raises(HeteroError, match=r"^task 'lookup': a retrieval task's labels cannot"):
+        corrupt_labels(suite, "lookup")
+    common = {
+        "seeds": [0],
+        "pretrain_epochs": 1,
+        "finetune_epochs": 0,
+        "hparams": TINY,
+        "device": "cpu",
+        "trainer_kwargs": {"batch_size": 16},
+    }
+    with pytest.raises(HeteroError, match=r"^task 'lookup': a retrieval task's labels cannot"):
+        interference(suite, corrupt=["lookup"], **common)
+    res = interference(suite, epochs=1, **common)
+    rows = res.tables["rows"]
+    assert {r["corrupted"] for r in rows} == {"cls"}
+    looked = [r for r in rows if r["task"] == "lookup"]
+    assert len(looked) == 1 and looked[0]["metric"] == "recall@1"
+    only = Suite([_lookup()], name="only")
+    with pytest.raises(HeteroError, match="every task is a retrieval task"):
+        interference(only, **common)
+
+
+def test_overlap_needs_a_gradient_batch_for_retrieval_tasks():
+    _one_thread()
+    from hetero_models.analysis.common import new_model
+    from hetero_models.analysis.overlap import check_objective, involvement, parameter_overlap
+
+    suite = _mixed()
+    with pytest.raises(HeteroError, match=r"^task 'lookup': a retrieval task's loss compares"):
+        check_objective(suite, ["cls", "lookup"], "loss", 1)
+    with pytest.raises(HeteroError, match=r"^task 'lookup': objective 'probability' needs"):
+        check_objective(suite, ["lookup"], "probability", 8)
+    check_objective(suite, ["cls", "lookup"], "loss", 2)
+    net = new_model(suite, 0, hparams=TINY)
+    with pytest.raises(HeteroError, match=r"^task 'lookup': a retrieval task's loss compares"):
+        parameter_overlap(net, suite, device="cpu")
+    # over batches of 2+ the retrieval task's gradient reaches its encoders
+    inv = involvement(net, suite, "lookup", batch_size=8, max_samples=17, device="cpu")
+    assert sum(float(v.sum()) for v in inv.values()) > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["interference", "--corrupt", "lookup"], "task 'lookup': a retrieval task's labels"),
+        (["overlap"], "task 'lookup': a retrieval task's loss compares the samples"),
+        (["overlap", "--objective", "probability"], "task 'lookup': objective 'probability'"),
+    ],
+    ids=["interference", "overlap", "overlap-probability"],
+)
+def test_cli_analyses_refuse_retrieval_tasks_before_training(tmp_path, args, message):
+    _one_thread()
+    from typer.testing import CliRunner
+
+    from hetero.cli.main import app
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 4))
+    np.savez(tmp_path / "lookup.npz", query=a, gallery=a @ rng.normal(size=(4, 3)))
+    np.savez(tmp_path / "cls.npz", query=a[::-1], y=np.arange(40) % 2)
+    (tmp_path / "s.yaml").write_text(
+        "tasks:\n"
+        "  - {name: lookup, data: lookup.npz, target: retrieval,"
+        " modalities: [{name: query}, {name: gallery}]}\n"
+        "  - {name: cls, data: cls.npz, target: binary, modalities: [{name: query}]}\n"
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["analyze", args[0], str(tmp_path / "s.yaml"), *args[1:], "-o", str(out)]
+    )
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "trained" not in res.output and not out.exists()

@@ -434,23 +434,15 @@ def model_hparams(args: Any) -> dict[str, Any]:
 
 
 def cap_train(suite: Any, max_train: int | None, seed: int = 0) -> Any:
-    """The suite with each task's training split cut to ``max_train`` samples (seeded)."""
-    if not max_train:
-        return suite
-    from hetero.suite import Suite, Task, TaskData
+    """The suite with each task's training split cut to ``max_train`` samples (seeded).
 
-    rng = np.random.default_rng(seed)
-    tasks = []
-    for t in suite.tasks:
-        d = t.data
-        tr = d.train_idx
-        if len(tr) > max_train:
-            tr = np.sort(rng.choice(tr, size=max_train, replace=False))
-        data = TaskData(d.arrays, d.y, tr, d.val_idx, d.test_idx)
-        tasks.append(Task(t.name, list(t.modalities), t.target, data, n_outputs=t.n_outputs,
-                          loss=t.loss, metric=t.metric, higher_is_better=t.higher_is_better,
-                          source=t.source))  # fmt: skip
-    return Suite(tasks, name=suite.name)
+    :func:`hetero_models.analysis.common.cap_train` with the uniform draw these experiments
+    have always used (their recorded runs stay reproducible); every task field, a retrieval
+    task's ``match`` included, is kept.
+    """
+    from hetero_models.analysis.common import cap_train as _cap_train
+
+    return _cap_train(suite, max_train, seed, sampling="uniform")
 
 
 def train(net: Any, suite: Any, *, epochs: int, seed: int, args: Any, tasks=None,

@@ -8,7 +8,11 @@ differences with ``n_seeds - 1`` degrees of freedom.
 
 The score of one trained model is the average over tasks of each task's test metric,
 with lower-is-better metrics negated (every task in the built-in suites is scored by a
-higher-is-better metric, where this is the plain average).
+higher-is-better metric, where this is the plain average). A retrieval task's metric,
+recall@1, is a fraction in [0, 1] where higher is better, like an accuracy, so it enters
+the average as it is; as with accuracies of tasks with different numbers of classes, its
+chance level (1 / gallery size) differs from the other tasks', which the paired
+differences between candidates (same task, same seed) take out.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import typer
 
 from hetero.cli._common import add_command
 from hetero.errors import HeteroError
-from hetero_models.cli import preset_hparams
+from hetero_models.cli import DataDirOpt, preset_hparams
 
 __all__ = [
     "few_shot_command",
@@ -132,13 +132,19 @@ def _check_tasks(suite: Any, names: list[str] | None, what: str) -> None:
             )
 
 
-def _setup(suite: str, output: Path, trust_pickle: bool, max_train: int | None):
+def _setup(
+    suite: str,
+    output: Path,
+    trust_pickle: bool,
+    max_train: int | None,
+    data_dir: Path | None = None,
+):
     """Suite (capped), output folder checked (not created) before any work."""
     from hetero._io import check_output_dir
     from hetero_models.analysis.common import cap_train
     from hetero_models.cli import load_suite_arg
 
-    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle)
+    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle, data_dir=data_dir)
     check_output_dir(output, create=False)
     return cap_train(the_suite, max_train, seed=0)
 
@@ -219,12 +225,13 @@ def overlap_command(
     max_train: MaxTrainOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    data_dir: DataDirOpt = None,
     trust_pickle: PickleOpt = False,
 ) -> None:
     """Which parameters each task uses (gradient involvement) and how much the tasks' top
     sets overlap, share-all against grouped (paper Table 6)."""
     from hetero_models.analysis.common import train_models
-    from hetero_models.analysis.overlap import OBJECTIVES, parameter_overlap
+    from hetero_models.analysis.overlap import OBJECTIVES, check_objective, parameter_overlap
 
     if objective not in OBJECTIVES:
         raise HeteroError(
@@ -234,7 +241,8 @@ def overlap_command(
         raise HeteroError(f"--top: expected a fraction in (0, 1], got {top}")
     if not 0 <= epsilon < 1:
         raise HeteroError(f"--epsilon: expected a value in [0, 1), got {epsilon}")
-    the_suite = _setup(suite, output, trust_pickle, max_train)
+    the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
+    check_objective(the_suite, the_suite.task_names, objective, grad_batch)
     hparams = preset_hparams(model, preset)
     loaded, the_plan = _models(the_suite, models, plan, device)
     log = _logger(quiet)
@@ -280,7 +288,8 @@ def interference_command(
         typer.Option(
             "--corrupt",
             metavar="TASKS",
-            help="Comma-separated tasks to corrupt, one at a time (default: every task).",
+            help="Comma-separated tasks to corrupt, one at a time (default: every task but "
+            "retrieval tasks, whose labels cannot be corrupted).",
         ),
     ] = None,
     mode: Annotated[
@@ -293,7 +302,12 @@ def interference_command(
     ] = 1.0,
     epochs: Annotated[
         int,
-        typer.Option("--epochs", min=1, metavar="N", help="Epochs of continued training."),
+        typer.Option(
+            "--epochs",
+            min=1,
+            metavar="N",
+            help="Epochs of continued training (the model after the last one is scored).",
+        ),
     ] = 2,
     part: Annotated[
         str,
@@ -314,6 +328,7 @@ def interference_command(
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    data_dir: DataDirOpt = None,
     trust_pickle: PickleOpt = False,
 ) -> None:
     """Corrupt one task's training labels at a time, keep training, and measure every
@@ -326,7 +341,7 @@ def interference_command(
         raise HeteroError(f"--part: expected one of {', '.join(PARTS)}, got {part!r}")
     if not 0 <= fraction <= 1:
         raise HeteroError(f"--fraction: expected a fraction in [0, 1], got {fraction}")
-    the_suite = _setup(suite, output, trust_pickle, max_train)
+    the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     targets = _split_list(corrupt, "--corrupt")
     _check_tasks(the_suite, targets, "--corrupt")
     hparams = preset_hparams(model, preset)
@@ -407,6 +422,7 @@ def few_shot_command(
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    data_dir: DataDirOpt = None,
     trust_pickle: PickleOpt = False,
 ) -> None:
     """A target's test metric against the fraction of its training data, trained alone
@@ -417,7 +433,7 @@ def few_shot_command(
     fracs = _floats(fractions, "--fractions")
     if any(not 0 < f <= 1 for f in fracs):
         raise HeteroError(f"--fractions: expected fractions in (0, 1], got {fractions!r}")
-    the_suite = _setup(suite, output, trust_pickle, max_train)
+    the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     _check_tasks(the_suite, [target], "--target")
     srcs = _split_list(sources, "--sources")
     _check_tasks(the_suite, srcs, "--sources")
@@ -485,6 +501,7 @@ def transfer_command(
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    data_dir: DataDirOpt = None,
     trust_pickle: PickleOpt = False,
 ) -> None:
     """Pre-train on the other tasks, fine-tune on a held-out target, against the target
@@ -492,7 +509,7 @@ def transfer_command(
     from hetero_models.analysis.heldout import transfer
     from hetero_models.trainer import resolve_device
 
-    the_suite = _setup(suite, output, trust_pickle, max_train)
+    the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     tgts = _split_list(targets, "--targets")
     _check_tasks(the_suite, tgts, "--targets")
     counts = _ints(n_sources, "--n-sources") if n_sources is not None else None

@@ -25,6 +25,7 @@ from hetero.report.analysis import ARMS, AnalysisResult, fmt_interval, read_resu
 
 __all__ = [
     "ARMS",
+    "CAP_SAMPLING",
     "AnalysisResult",
     "TrainedModel",
     "arm_of",
@@ -213,6 +214,7 @@ def _replace_task(suite: Any, task: Any) -> Any:
 
 
 def _rebuild(task: Any, data: Any) -> Any:
+    """``task`` with other data: every other field kept (objective, source, ``match``)."""
     from hetero.suite import Task
 
     return Task(
@@ -225,6 +227,7 @@ def _rebuild(task: Any, data: Any) -> Any:
         metric=task.metric,
         higher_is_better=task.higher_is_better,
         source=task.source,
+        match=task.match,
     )
 
 
@@ -305,13 +308,68 @@ def replace_train_labels(suite: Any, task: str, y_train: np.ndarray) -> Any:
     )
 
 
-def cap_train(suite: Any, max_train: int | None, seed: int = 0) -> Any:
-    """Every task's training split cut to at most ``max_train`` samples (seeded, stratified)."""
+#: How :func:`cap_train` picks the training samples it keeps.
+CAP_SAMPLING = ("stratified", "uniform")
+
+
+def cap_train(
+    suite: Any, max_train: int | None, seed: int = 0, *, sampling: str = "stratified"
+) -> Any:
+    """Every task's training split cut to at most ``max_train`` samples (seeded).
+
+    Parameters
+    ----------
+    suite : Suite
+    max_train : int or None
+        None or 0: ``suite`` unchanged. Tasks with at most ``max_train`` training samples
+        are kept as they are.
+    seed : int
+    sampling : {"stratified", "uniform"}
+        ``"stratified"`` (default): per task, the first ``max_train`` positions of
+        :func:`subsample_order` seeded with ``seed`` (class-stratified, nested across
+        caps). ``"uniform"``: a uniform draw without replacement from one generator seeded
+        with ``seed`` and used by the capped tasks in suite order (the draw of the
+        recorded example experiments, ``examples/experiments/_common.py``).
+
+    Returns
+    -------
+    Suite
+        A new suite (arrays shared) whose tasks keep every field but ``train_idx``: name,
+        modalities, target, objective, source and a retrieval task's ``match``; validation
+        and test splits are untouched.
+
+    Examples
+    --------
+    >>> from hetero.suite import Suite, Task
+    >>> t = Task.from_arrays("t", {"x": np.zeros((10, 2))}, [0, 1] * 5, target="multiclass",
+    ...                      train_idx=range(8), val_idx=[8], test_idx=[9])
+    >>> capped = cap_train(Suite([t]), 4, seed=0)
+    >>> len(capped.task("t").data.train_idx), np.bincount(capped.task("t").data.y[
+    ...     capped.task("t").data.train_idx]).tolist()
+    (4, [2, 2])
+    """
+    if sampling not in CAP_SAMPLING:
+        raise HeteroError(f"sampling: expected one of {', '.join(CAP_SAMPLING)}, got {sampling!r}")
     if not max_train:
         return suite
+    if isinstance(max_train, bool) or not isinstance(max_train, int | np.integer) or max_train < 1:
+        raise HeteroError(f"max_train: expected an integer >= 1 or None, got {max_train!r}")
+    max_train = int(max_train)
+    if sampling == "stratified":
+        for t in suite.tasks:
+            if len(t.data.train_idx) > max_train:
+                suite = subsample_train(suite, t.name, n=max_train, seed=seed)
+        return suite
+    from hetero.suite import TaskData
+
+    rng = np.random.default_rng(seed)
     for t in suite.tasks:
-        if len(t.data.train_idx) > max_train:
-            suite = subsample_train(suite, t.name, n=int(max_train), seed=seed)
+        d = t.data
+        if len(d.train_idx) > max_train:
+            idx = np.sort(rng.choice(d.train_idx, size=max_train, replace=False))
+            suite = _replace_task(
+                suite, _rebuild(t, TaskData(d.arrays, d.y, idx, d.val_idx, d.test_idx))
+            )
     return suite
 
 

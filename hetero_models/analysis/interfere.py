@@ -7,11 +7,23 @@ weights, same batch order, same epochs -- the only difference is the corrupted l
 the change is the interference (a no-op corruption changes nothing). A model whose tasks
 share no parameters would show no change on the other tasks.
 
-Continued training runs ``epochs`` one-epoch fits of
-:class:`~hetero_models.trainer.Trainer` (each with a fresh optimizer), so the model scored
-is the one after the last epoch: the trainer's best-validation checkpoint selection
-would otherwise pick the least damaged epoch. ``part`` trains only the unimodal encoder or
-only the crossmodal layer (the paper's Table 7 b and c), everything else frozen.
+Continued training is one :class:`~hetero_models.trainer.Trainer` fit of ``epochs``
+epochs with ``keep="last"`` and no early stopping: the trainer's normal schedule (one Adam
+optimizer whose moments carry over from epoch to epoch, as in any other training), and
+the model scored is the one after the last epoch. The default ``keep="best"`` would be
+wrong here: it restores the epoch with the best validation aggregate, and the validation
+labels are clean, so on the corrupted run it would pick the least damaged epoch (the
+corruption's effect would be hidden by model selection, not absent); early stopping
+would also let the clean and the corrupted run train for different numbers of epochs.
+(Before ``keep="last"`` existed this ran ``epochs`` one-epoch fits, each with a fresh
+optimizer; results of that version are not comparable number for number.) ``part``
+trains only the unimodal encoder or only the crossmodal layer (the paper's Table 7 b and
+c), everything else frozen.
+
+Retrieval tasks are scored like the others (their ``recall@1``, higher is better), but
+their labels cannot be corrupted: a retrieval sample's two sides match by position, which
+no change of ``y`` undoes, so naming one in ``corrupt`` is an error and the default
+corrupts every task that is not a retrieval task.
 """
 
 from __future__ import annotations
@@ -65,6 +77,9 @@ def corrupt_labels(
         Share of the training samples corrupted (a seeded subset).
     seed : int
 
+    Raises :class:`~hetero.errors.HeteroError` for a retrieval task (its two sides match
+    by position; no label corruption applies).
+
     Examples
     --------
     >>> from hetero.suite import Suite, Task
@@ -79,6 +94,7 @@ def corrupt_labels(
     if not 0 <= float(fraction) <= 1:
         raise HeteroError(f"fraction must be in [0, 1], got {fraction}")
     t = suite.task(task)
+    _check_corruptible(t)
     y = np.array(t.data.y[t.data.train_idx], copy=True)
     rng = np.random.default_rng(seed)
     n = len(y)
@@ -95,6 +111,14 @@ def corrupt_labels(
     return replace_train_labels(suite, task, y)
 
 
+def _check_corruptible(task: Any) -> None:
+    if task.target == "retrieval":
+        raise HeteroError(
+            f"task {task.name!r}: a retrieval task's labels cannot be corrupted (its two "
+            "sides match by position); corrupt a classification or regression task"
+        )
+
+
 def _continue(
     base: Any,
     suite: Any,
@@ -105,22 +129,22 @@ def _continue(
     device: str,
     trainer_kwargs: Any,
 ) -> tuple[dict[str, float], Any]:
-    """Copy ``base``, train ``part`` of it for ``epochs`` one-epoch fits; return the test
-    scores and the trained copy."""
+    """Copy ``base``, train ``part`` of it for ``epochs`` epochs (one fit, the last epoch
+    kept, no early stopping); return the test scores and the trained copy."""
     net = copy.deepcopy(base)
     component = component_of(net)
     for name, p in net.named_parameters():
         p.requires_grad_(part == "all" or component(name) == part)
-    for e in range(epochs):
-        trainer = fit(
-            net,
-            suite,
-            epochs=1,
-            seed=seed * 1009 + e,
-            stage="interference",
-            device=device,
-            trainer_kwargs=trainer_kwargs,
-        )
+    options = {**dict(trainer_kwargs or {}), "keep": "last", "patience": None}
+    trainer = fit(
+        net,
+        suite,
+        epochs=epochs,
+        seed=seed * 1009,
+        stage="interference",
+        device=device,
+        trainer_kwargs=options,
+    )
     return scores_on_test(trainer, suite), net
 
 
@@ -157,11 +181,14 @@ def interference(
     plan : GroupingPlan, optional
     seeds : sequence of int
     corrupt : sequence of str, optional
-        Tasks whose labels are corrupted, one at a time (default: every task).
+        Tasks whose labels are corrupted, one at a time (default: every task that is not a
+        retrieval task; naming a retrieval task is an error).
     mode, fraction
         See :func:`corrupt_labels` (the corruption's seed is the model's seed).
     epochs : int
-        Epochs of continued training (clean and corrupted alike).
+        Epochs of continued training (clean and corrupted alike): one fit that keeps the
+        last epoch (``keep="last"``) and never stops early, whatever ``trainer_kwargs``
+        says about ``keep`` and ``patience``.
     part : {"all", "unimodal", "crossmodal"}
         What continued training updates (the rest is frozen).
     model, hparams, device, trainer_kwargs
@@ -181,9 +208,16 @@ def interference(
     if int(epochs) < 1:
         raise HeteroError(f"epochs must be >= 1, got {epochs}")
     names = list(suite.task_names)
-    targets = list(corrupt) if corrupt is not None else names
+    if corrupt is None:
+        targets = [t.name for t in suite.tasks if t.target != "retrieval"]
+        if not targets:
+            raise HeteroError(
+                "every task is a retrieval task: there is no task whose labels can be corrupted"
+            )
+    else:
+        targets = list(corrupt)
     for t in targets:
-        suite.task(t)  # unknown names raise
+        _check_corruptible(suite.task(t))  # unknown names raise
     if models is None:
         models = train_models(
             suite,

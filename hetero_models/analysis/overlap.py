@@ -46,6 +46,7 @@ from hetero_models.analysis.common import (
 __all__ = [
     "COMPONENTS",
     "OverlapResult",
+    "check_objective",
     "involved_task_counts",
     "involvement",
     "overlap_matrix",
@@ -77,6 +78,34 @@ def _objective(task: Any, logits: Any, y: Any, objective: str) -> Any:
     return p.mean()
 
 
+def check_objective(suite: Any, tasks: Sequence[str], objective: str, batch_size: int) -> None:
+    """Raise before any work when ``objective`` with gradients over ``batch_size`` samples
+    says nothing about one of ``tasks``.
+
+    A retrieval task's loss (InfoNCE) compares the items of a batch with each other: over
+    one sample it is identically 0 and so is its gradient, so per-sample involvement
+    (``batch_size=1``, the paper's default) would report that the task uses no parameter.
+    Its objective is the loss (there is no correct-label probability).
+    """
+    if objective not in OBJECTIVES:
+        raise HeteroError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if int(batch_size) < 1:
+        raise HeteroError(f"batch_size must be >= 1, got {batch_size}")
+    for name in tasks:
+        t = suite.task(name)
+        if objective == "probability" and t.target not in ("multiclass", "binary"):
+            raise HeteroError(
+                f"task {t.name!r}: objective 'probability' needs a multiclass or binary task "
+                f"(got {t.target}); use objective 'loss'"
+            )
+        if t.target == "retrieval" and int(batch_size) < 2:
+            raise HeteroError(
+                f"task {t.name!r}: a retrieval task's loss compares the samples of a batch, so "
+                "its gradient over one sample is 0; use a gradient batch of 2 or more "
+                "(--grad-batch 32) or leave the task out"
+            )
+
+
 def involvement(
     model: Any,
     suite: Any,
@@ -105,6 +134,8 @@ def involvement(
     batch_size : int
         Samples per gradient: 1 gives the paper's per-sample ``E|grad|``; larger batches
         average the gradient inside a batch before the absolute value (faster, smaller).
+        A retrieval task needs at least 2 (:func:`check_objective`); its last batch is
+        merged into the one before when it would hold a single sample.
     max_samples : int, optional
         Use a seeded, class-stratified subset of this many samples (default: the whole split).
     seed : int
@@ -121,10 +152,7 @@ def involvement(
 
     from hetero_models.trainer import resolve_device
 
-    if objective not in OBJECTIVES:
-        raise HeteroError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if int(batch_size) < 1:
-        raise HeteroError(f"batch_size must be >= 1, got {batch_size}")
+    check_objective(suite, [task], objective, batch_size)
     t = suite.task(task)
     arrays, y = t.data.split(split)
     order = np.arange(len(y))
@@ -140,8 +168,10 @@ def involvement(
     acc = [torch.zeros_like(p, dtype=torch.float64) for p in params]
     n_batches = 0
     try:
-        for start in range(0, len(order), int(batch_size)):
-            idx = order[start : start + int(batch_size)]
+        chunks = [order[i : i + int(batch_size)] for i in range(0, len(order), int(batch_size))]
+        if t.target == "retrieval" and len(chunks) > 1 and len(chunks[-1]) == 1:
+            chunks[-2:] = [np.concatenate(chunks[-2:])]  # one sample alone has no gradient
+        for idx in chunks:
             x = {
                 m: torch.as_tensor(np.ascontiguousarray(a[idx]), dtype=torch.float32).to(dev)
                 for m, a in arrays.items()
@@ -302,6 +332,7 @@ def parameter_overlap(
         names = list(tasks) if tasks is not None else list(net.spec.task_names)
         if len(names) < 2:
             raise HeteroError(f"parameter overlap needs at least 2 tasks, got {names}")
+        check_objective(suite, names, objective, batch_size)
         inv = {
             t: involvement(
                 net,
