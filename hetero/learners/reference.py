@@ -168,6 +168,51 @@ def _loss_and_grad(
     return float(loss), 2.0 * diff / z.size
 
 
+class _AdamW:
+    """AdamW state of one fit: bias-corrected Adam steps, decoupled weight decay on the
+    weight matrices (``.W``) only."""
+
+    def __init__(self, params, trainable, lr: float, weight_decay: float):
+        self.keys = list(trainable)
+        self.lr, self.weight_decay, self.t = lr, weight_decay, 0
+        self.m = {k: np.zeros_like(params[k]) for k in self.keys}
+        self.v = {k: np.zeros_like(params[k]) for k in self.keys}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        b1, b2 = 0.9, 0.999
+        self.t += 1
+        lr_t = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for k in self.keys:
+            self.m[k] = b1 * self.m[k] + (1 - b1) * grads[k]
+            self.v[k] = b2 * self.v[k] + (1 - b2) * grads[k] ** 2
+            params[k] -= lr_t * self.m[k] / (np.sqrt(self.v[k]) + 1e-8)
+            if self.weight_decay and ".W" in k:
+                params[k] -= self.lr * self.weight_decay * params[k]
+
+
+class _EarlyStopping:
+    """Validation curve, best checkpoint (a copy of the parameters) and patience of a fit."""
+
+    def __init__(self, params: dict[str, np.ndarray], patience: int, min_delta: float):
+        self.patience, self.min_delta = patience, min_delta
+        self.best = (np.inf, 0, {k: a.copy() for k, a in params.items()})
+        self.curve: list[float] = []
+        self.stale, self.converged = 0, False
+
+    def update(self, val_loss: float, epoch: int, params: dict[str, np.ndarray]) -> bool:
+        """Record an epoch's validation loss; True when patience has run out."""
+        self.curve.append(val_loss)
+        improved = val_loss < self.best[0] - self.min_delta
+        if val_loss < self.best[0]:  # keep the best checkpoint; patience needs min_delta
+            self.best = (val_loss, epoch, {k: a.copy() for k, a in params.items()})
+        if improved:
+            self.stale = 0
+            return False
+        self.stale += 1
+        self.converged = self.stale >= self.patience
+        return self.converged
+
+
 @register_learner("reference")
 class ReferenceLearner(Learner):
     """Numpy MLP learner (per-feature input affine, two-layer body, head).
@@ -369,18 +414,13 @@ class ReferenceLearner(Learner):
         frozen = init_state is not None and mode in FROZEN_MODES
         trainable = [k for k in params if not (frozen and k.startswith("body."))]
 
-        m = {k: np.zeros_like(params[k]) for k in trainable}
-        v = {k: np.zeros_like(params[k]) for k in trainable}
-        b1, b2, step = 0.9, 0.999, 0
+        opt = _AdamW(params, trainable, self.lr, self.weight_decay)
         cap = int(self.max_epochs if max_epochs is None else max_epochs)
         if cap < 1:
             raise LearnerError(f"max_epochs must be >= 1, got {cap}")
         n = x_tr.shape[0]
         bs = max(1, min(int(self.batch_size), n))
-        best = (np.inf, 0, {k: a.copy() for k, a in params.items()})
-        curve: list[float] = []
-        stale = 0
-        converged = False
+        stop = _EarlyStopping(params, self.patience, self.min_delta)
         train_loss = float("nan")
         for epoch in range(1, cap + 1):
             order = rng.permutation(n)
@@ -391,30 +431,15 @@ class ReferenceLearner(Learner):
                 loss, gz = _loss_and_grad(z, t_tr[idx], kind)
                 total += loss * len(idx)
                 grads = self._backward(params, cache, gz, need_body=not frozen)
-                step += 1
-                lr_t = self.lr * np.sqrt(1 - b2**step) / (1 - b1**step)
-                for k in trainable:
-                    m[k] = b1 * m[k] + (1 - b1) * grads[k]
-                    v[k] = b2 * v[k] + (1 - b2) * grads[k] ** 2
-                    params[k] -= lr_t * m[k] / (np.sqrt(v[k]) + 1e-8)
-                    if self.weight_decay and ".W" in k:
-                        params[k] -= self.lr * self.weight_decay * params[k]
+                opt.step(params, grads)
             train_loss = total / n
             z_va, _ = self._forward(params, x_va)
             val_loss, _ = _loss_and_grad(z_va, t_va, kind, need_grad=False)
             if not np.isfinite(val_loss):
                 raise LearnerError(f"{unit.label}: training diverged at epoch {epoch}")
-            curve.append(val_loss)
-            improved = val_loss < best[0] - self.min_delta
-            if val_loss < best[0]:  # keep the best checkpoint; patience needs min_delta
-                best = (val_loss, epoch, {k: a.copy() for k, a in params.items()})
-            if improved:
-                stale = 0
-            else:
-                stale += 1
-                if stale >= self.patience:
-                    converged = True
-                    break
+            if stop.update(val_loss, epoch, params):
+                break
+        best, curve, converged = stop.best, stop.curve, stop.converged
         self.params_ = best[2]
         z_va, _ = self._forward(self.params_, x_va)
         val_loss, _ = _loss_and_grad(z_va, t_va, kind, need_grad=False)
@@ -663,17 +688,14 @@ class ReferenceLearner(Learner):
             self._import(params, init_state, mode, keep_head)
         frozen = init_state is not None and mode in FROZEN_MODES
         trainable = [k for k in params if not (frozen and k.startswith("body."))]
-        m = {k: np.zeros_like(params[k]) for k in trainable}
-        v = {k: np.zeros_like(params[k]) for k in trainable}
-        b1, b2, step = 0.9, 0.999, 0
+        opt = _AdamW(params, trainable, self.lr, self.weight_decay)
         cap = int(self.max_epochs if max_epochs is None else max_epochs)
         if cap < 1:
             raise LearnerError(f"max_epochs must be >= 1, got {cap}")
         n = x_tr[0].shape[0]
         bs = max(2, min(int(self.batch_size), n))
-        best = (np.inf, 0, {k: a.copy() for k, a in params.items()})
-        curve: list[float] = []
-        stale, converged, train_loss = 0, False, float("nan")
+        stop = _EarlyStopping(params, self.patience, self.min_delta)
+        train_loss = float("nan")
         for epoch in range(1, cap + 1):
             order = rng.permutation(n)
             total, seen = 0.0, 0
@@ -687,29 +709,14 @@ class ReferenceLearner(Learner):
                 assert grads is not None
                 total += loss * len(idx)
                 seen += len(idx)
-                step += 1
-                lr_t = self.lr * np.sqrt(1 - b2**step) / (1 - b1**step)
-                for k in trainable:
-                    m[k] = b1 * m[k] + (1 - b1) * grads[k]
-                    v[k] = b2 * v[k] + (1 - b2) * grads[k] ** 2
-                    params[k] -= lr_t * m[k] / (np.sqrt(v[k]) + 1e-8)
-                    if self.weight_decay and ".W" in k:
-                        params[k] -= self.lr * self.weight_decay * params[k]
+                opt.step(params, grads)
             train_loss = total / max(seen, 1)
             val_loss, _ = self._retrieval_step(params, x_va, y_va, False, need_grad=False)
             if not np.isfinite(val_loss):
                 raise LearnerError(f"{unit.label}: training diverged at epoch {epoch}")
-            curve.append(val_loss)
-            improved = val_loss < best[0] - self.min_delta
-            if val_loss < best[0]:  # keep the best checkpoint; patience needs min_delta
-                best = (val_loss, epoch, {k: a.copy() for k, a in params.items()})
-            if improved:
-                stale = 0
-            else:
-                stale += 1
-                if stale >= self.patience:
-                    converged = True
-                    break
+            if stop.update(val_loss, epoch, params):
+                break
+        best, curve, converged = stop.best, stop.curve, stop.converged
         self.params_ = best[2]
         val_loss, metric = self._retrieval_evaluate(task, unit, "val")
         return FitResult(
