@@ -351,16 +351,7 @@ class HighMMTProbe(Learner):
         self.model_ = model
         self.task_ = task.name
         self.closed_form_ = mode
-        return FitResult(
-            val_loss=score,
-            val_metric=float("nan"),
-            curve=[score],
-            epochs=1,
-            best_epoch=1,
-            converged=True,
-            state=None,
-            info={**info, "closed_form": mode},
-        )
+        return FitResult.closed_form(score, mode, info)
 
     def _closed_form_retrieval(self, model, task, unit, mode: str, x_tr, x_va):
         """Score of :func:`~hetero.learners.reference.closed_form_retrieval_score` with the

@@ -134,6 +134,14 @@ class FitResult:
     state: TransferState | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def closed_form(cls, score: float, mode: str, info: dict[str, Any]) -> FitResult:
+        """The result of a closed-form fit (``ridge`` / ``logme``): nothing trained, so one
+        "epoch", converged, no metric and no state; ``info`` records the mode."""
+        return cls(val_loss=score, val_metric=float("nan"), curve=[score], epochs=1,
+                   best_epoch=1, converged=True, state=None,
+                   info={**info, "closed_form": mode})  # fmt: skip
+
     def __post_init__(self) -> None:
         self.val_loss = float(self.val_loss)
         self.val_metric = float(self.val_metric)

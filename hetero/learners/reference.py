@@ -484,16 +484,7 @@ class ReferenceLearner(Learner):
         # a closed-form fit trains no head: evaluate() refuses it instead of scoring junk
         for attr in ("params_", "mean_", "scale_"):
             self.__dict__.pop(attr, None)
-        return FitResult(
-            val_loss=score,
-            val_metric=float("nan"),
-            curve=[score],
-            epochs=1,
-            best_epoch=1,
-            converged=True,
-            state=None,
-            info={**info, "closed_form": mode},
-        )
+        return FitResult.closed_form(score, mode, info)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
@@ -539,16 +530,7 @@ class ReferenceLearner(Learner):
         )
         for attr in ("params_", "mean_", "scale_", "stats_", "retrieval_"):
             self.__dict__.pop(attr, None)  # evaluate() refuses a fit that trained nothing
-        return FitResult(
-            val_loss=score,
-            val_metric=float("nan"),
-            curve=[score],
-            epochs=1,
-            best_epoch=1,
-            converged=True,
-            state=None,
-            info={**info, "closed_form": mode},
-        )
+        return FitResult.closed_form(score, mode, info)
 
     def _retrieval_inputs(self, task: Task, unit: Unit, split: str) -> tuple[list, np.ndarray]:
         """Standardised ``[own side, other side]`` inputs and the match labels of a split."""
