@@ -342,13 +342,8 @@ def test_train_mixed_suite_python_api_plan_and_save_load(tmp_path):
         torch.testing.assert_close(again("lookup", x), model("lookup", x), rtol=0, atol=0)
 
 
-def test_cli_train_mixed_suite(tmp_path):
-    pytest.importorskip("torch")
-    import typer
-    from typer.testing import CliRunner
-
-    from hetero_models.cli import register
-
+def _write_mixed_suite(tmp_path):
+    """``tmp_path/s.yaml``: a retrieval task (query <-> gallery) and a binary task, 40 rows."""
     rng = np.random.default_rng(0)
     a = rng.normal(size=(40, 4))
     np.savez(tmp_path / "lookup.npz", query=a, gallery=a @ rng.normal(size=(4, 3)))
@@ -359,6 +354,16 @@ def test_cli_train_mixed_suite(tmp_path):
         " modalities: [{name: query}, {name: gallery}]}\n"
         "  - {name: cls, data: cls.npz, target: binary, modalities: [{name: query}]}\n"
     )
+
+
+def test_cli_train_mixed_suite(tmp_path):
+    pytest.importorskip("torch")
+    import typer
+    from typer.testing import CliRunner
+
+    from hetero_models.cli import register
+
+    _write_mixed_suite(tmp_path)
     app = typer.Typer()
     register(app)
 
@@ -588,16 +593,7 @@ def test_cli_analyses_refuse_retrieval_tasks_before_training(tmp_path, args, mes
 
     from hetero.cli.main import app
 
-    rng = np.random.default_rng(0)
-    a = rng.normal(size=(40, 4))
-    np.savez(tmp_path / "lookup.npz", query=a, gallery=a @ rng.normal(size=(4, 3)))
-    np.savez(tmp_path / "cls.npz", query=a[::-1], y=np.arange(40) % 2)
-    (tmp_path / "s.yaml").write_text(
-        "tasks:\n"
-        "  - {name: lookup, data: lookup.npz, target: retrieval,"
-        " modalities: [{name: query}, {name: gallery}]}\n"
-        "  - {name: cls, data: cls.npz, target: binary, modalities: [{name: query}]}\n"
-    )
+    _write_mixed_suite(tmp_path)
     out = tmp_path / "out"
     res = CliRunner().invoke(
         app, ["analyze", args[0], str(tmp_path / "s.yaml"), *args[1:], "-o", str(out)]
