@@ -131,7 +131,9 @@ def train_command(
         str | None,
         typer.Option(
             "--preset",
-            help="Preset of models that take one (HighMMT: small, medium, large; default large).",
+            help="HighMMT hyperparameters of one of the paper's task settings, not model sizes "
+            "(all about 0.5 M parameters): large-setting (default), small-setting, "
+            "medium-setting; short forms large, small, medium.",
             metavar="NAME",
         ),
     ] = None,
@@ -364,7 +366,11 @@ def compare_command(
     preset: Annotated[
         str | None,
         typer.Option(
-            "--preset", help="Model preset (HighMMT: small, medium, large).", metavar="NAME"
+            "--preset",
+            help="HighMMT hyperparameters of one of the paper's task settings, not model sizes "
+            "(all about 0.5 M parameters): large-setting (default), small-setting, "
+            "medium-setting; short forms large, small, medium.",
+            metavar="NAME",
         ),
     ] = None,
     model: Annotated[

@@ -32,9 +32,11 @@ __all__ = [
     "LOGIT_SCALE_INIT",
     "LOGIT_SCALE_MAX",
     "PRESETS",
+    "PRESET_NAMES",
     "HighMMT",
     "RetrievalHead",
     "interaction_label",
+    "preset_key",
     "unit_label",
 ]
 
@@ -53,12 +55,34 @@ _COMMON = {
     "crossmodal_depth": 1,
 }
 
-#: Paper appendix C, Tables 8-10 (unimodal encoder and crossmodal layer per setting).
+#: Paper appendix C, Tables 8-10 (unimodal encoder and crossmodal layer per setting). The
+#: keys are the paper's *task settings*, not model sizes: every preset has about 0.5 M
+#: parameters (``large`` 475 k and ``small`` 492 k on ``mini``). ``PRESET_NAMES`` gives the
+#: names that say so, which the CLI and the docs use; both forms are accepted everywhere.
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {**_COMMON, "num_latents": 20, "latent_heads": 8, "crossmodal_cross_heads": 1},
     "medium": {**_COMMON, "num_latents": 12, "latent_heads": 8, "crossmodal_cross_heads": 1},
     "large": {**_COMMON, "num_latents": 20, "latent_heads": 6, "crossmodal_cross_heads": 4},
 }
+#: Descriptive preset name -> key of :data:`PRESETS`.
+PRESET_NAMES: dict[str, str] = {f"{k}-setting": k for k in PRESETS}
+
+
+def preset_key(name: str) -> str:
+    """The :data:`PRESETS` key of ``name`` (``"large-setting"`` or ``"large"``).
+
+    Raises
+    ------
+    HeteroError
+        Unknown name (the message lists the valid ones).
+    """
+    key = PRESET_NAMES.get(name, name)
+    if key not in PRESETS:
+        raise HeteroError(
+            f"unknown preset {name!r} (valid: {', '.join(PRESET_NAMES)}; short forms "
+            f"{', '.join(PRESETS)})"
+        )
+    return key
 
 
 class _PartnerEncoder(nn.Module):
@@ -140,8 +164,9 @@ class HighMMT(GroupedModel):
     ----------
     spec : ModelSpec
         Tasks and modalities (``ModelSpec.from_suite(suite)``; ``create_model`` does this).
-    preset : {"small", "medium", "large"}
-        Hyperparameters of the paper's settings; keyword arguments override them.
+    preset : {"large-setting", "small-setting", "medium-setting"} or short form
+        Hyperparameters of one of the paper's task settings (not model sizes:
+        :data:`PRESETS`); keyword arguments override them.
     norm : {"batch", "layer"}
         Normalisation before each task head (BatchNorm as in the paper).
     token_width : int, optional
@@ -183,15 +208,14 @@ class HighMMT(GroupedModel):
         **overrides: Any,
     ):
         super().__init__()
-        if preset not in PRESETS:
-            raise HeteroError(f"unknown preset {preset!r} (valid: {', '.join(PRESETS)})")
+        key = preset_key(preset)
         if attention not in ATTENTION_MODES:
             raise HeteroError(
                 f"attention must be one of {', '.join(ATTENTION_MODES)}, got {attention!r}"
             )
         if norm not in ("batch", "layer"):
             raise HeteroError(f"norm must be 'batch' or 'layer', got {norm!r}")
-        hp = dict(PRESETS[preset])
+        hp = dict(PRESETS[key])
         hp["crossmodal_latent_heads"] = None
         hp["retrieval_dim"] = None
         unknown = sorted(set(overrides) - set(hp))

@@ -85,7 +85,7 @@ from hetero.learners.reference import (
     closed_form_retrieval_score,
 )
 from hetero.measure.closed_form import CLOSED_FORM_MODES, closed_form_score, target_matrix
-from hetero_models.highmmt import HighMMT
+from hetero_models.highmmt import HighMMT, preset_key
 from hetero_models.inputs import ModalitySpec, ModelSpec, TaskSpec
 from hetero_models.trainer import (
     _loss,
@@ -116,8 +116,10 @@ class HighMMTProbe(Learner):
 
     Parameters
     ----------
-    preset : {"small", "medium", "large"}
-        HighMMT hyperparameters (overridden by the explicit sizes below when given).
+    preset : str
+        HighMMT hyperparameters of one of the paper's task settings (overridden by the
+        explicit sizes below when given): a :data:`hetero_models.highmmt.PRESETS` key or
+        its descriptive name (``"small-setting"``); both give the same run keys.
     num_latents, latent_dim, latent_heads, dim_head : int or None
         Model size overrides (None keeps the preset's).
     token_width : int or None
@@ -137,6 +139,15 @@ class HighMMTProbe(Learner):
 
     # runs stored before BatchNorm recalibration existed were made with it off
     key_neutral: ClassVar[dict[str, Any]] = {"bn_calibration": 0}
+
+    @classmethod
+    def key_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """As :meth:`Learner.key_config`, with the preset under its :data:`PRESETS` key, so
+        that ``"small-setting"`` and ``"small"`` find the same stored runs."""
+        out = super().key_config(config)
+        if "preset" in out:
+            out["preset"] = preset_key(out["preset"])
+        return out
 
     name = "highmmt"
     supports_interactions = True

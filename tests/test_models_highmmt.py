@@ -364,3 +364,27 @@ def test_third_party_models_register_through_entry_points(monkeypatch):
         net = create_model("ep-highmmt", SUITE, **TINY)
         assert isinstance(net, HighMMT) and net.model_name == "ep-highmmt"
     assert "ep-highmmt" not in list_models()
+
+
+def test_descriptive_preset_names_are_the_same_presets_and_keep_run_keys():
+    from hetero.measure import plan_runs
+    from hetero.measure.synthetic import planted_suite
+    from hetero_models.highmmt import PRESET_NAMES, preset_key
+
+    spec = ModelSpec.from_suite(SUITE)
+    assert PRESET_NAMES == {"small-setting": "small", "medium-setting": "medium",
+                            "large-setting": "large"}  # fmt: skip
+    for name, key in PRESET_NAMES.items():
+        assert preset_key(name) == preset_key(key) == key
+        a, b = HighMMT(spec, preset=name).hparams, HighMMT(spec, preset=key).hparams
+        assert a.pop("preset") == name and b.pop("preset") == key and a == b
+    with pytest.raises(HeteroError, match=r"unknown preset 'huge' \(valid: small-setting, "
+                                          r"medium-setting, large-setting; short forms small"):  # fmt: skip
+        HighMMT(spec, preset="huge")
+    suite = planted_suite(1, 2, n_noise=0, n_samples=60, width=4, latent=2, seed=0)[0]
+    keys = [
+        plan_runs(suite, learner="highmmt", learner_config={"preset": p}, seeds=1,
+                  interactions=False)["modality"].scratch[(suite.units()[0].label, 0)].key
+        for p in ("small", "small-setting", "large-setting")
+    ]  # fmt: skip
+    assert keys[0] == keys[1] != keys[2]

@@ -60,7 +60,13 @@ FinetuneOpt = Annotated[
 ]
 PresetOpt = Annotated[
     str | None,
-    typer.Option("--preset", help="Model preset (HighMMT: small, medium, large).", metavar="NAME"),
+    typer.Option(
+        "--preset",
+        help="HighMMT hyperparameters of one of the paper's task settings, not model sizes "
+        "(all about 0.5 M parameters): large-setting (default), small-setting, "
+        "medium-setting; short forms large, small, medium.",
+        metavar="NAME",
+    ),
 ]
 ModelOpt = Annotated[str, typer.Option("--model", help="Registered model name.", metavar="NAME")]
 BatchOpt = Annotated[
