@@ -84,7 +84,11 @@ def sync(device: torch.device) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="large", choices=["small", "medium", "large"])
+    parser.add_argument(
+        "--preset",
+        default="large",
+        choices=["small", "medium", "large", "small-setting", "medium-setting", "large-setting"],
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=3)
