@@ -113,8 +113,8 @@ def test_suite_commands_share_data_dir(name):
 def test_data_dir_is_where_path_loaders_look(args, tmp_path, monkeypatch):
     """--data-dir wins over $HETERO_DATA_DIR: the fsdd loader of the full suite looks there
     (both folders are empty, so it stops with one line naming the folder it searched)."""
-    if args[0] not in dict(COMMANDS) and f"{args[0]} {args[1]}" not in dict(COMMANDS):
-        pytest.skip(f"{args[0]} not available (torch missing)")
+    if args[0] in ("train", "compare", "analyze"):
+        pytest.importorskip("torch")  # without it these commands only say so
     given, env = tmp_path / "given", tmp_path / "env"
     given.mkdir()
     env.mkdir()
