@@ -35,20 +35,6 @@ import campaign
 FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-def additive_fill(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """The null of completion: ``d_ij = a_i + a_j`` fitted by least squares to the observed
-    off-diagonal entries, filling the others (main effects only, no pair structure)."""
-    n = len(values)
-    iu = [(i, j) for i in range(n) for j in range(i + 1, n) if observed[i, j]]
-    X = np.zeros((len(iu), n))
-    for r, (i, j) in enumerate(iu):
-        X[r, i] = X[r, j] = 1.0
-    a = np.linalg.lstsq(X, np.array([values[i, j] for i, j in iu]), rcond=None)[0]
-    out = np.where(observed, values, a[:, None] + a[None, :])
-    np.fill_diagonal(out, 0.0)
-    return out
-
-
 def one(labels, t_full, level, k, fraction, seed):
     from sklearn.metrics import adjusted_rand_score
 
@@ -66,7 +52,10 @@ def one(labels, t_full, level, k, fraction, seed):
     t = np.where(mask | np.eye(n, dtype=bool), t_full, np.nan)
     d = C.distance_matrix(labels, t, level)
     hidden = ~d.observed & d_full.observed  # hidden here, measured in the full measurement
-    d_add = additive_fill(np.nan_to_num(d.values), d.observed)
+    # the null: main effects alone (the additive completer at rank 0)
+    d_add = (
+        complete_matrix(d, method="additive", rank=0).values if not d.observed.all() else d.values
+    )
     if not d.observed.all():
         d = complete_matrix(d, method="symmetric", seed=seed)
     if not d_full.observed.all():  # an incomplete full measurement: its plan is completed too
