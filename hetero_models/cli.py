@@ -25,6 +25,7 @@ from hetero.errors import HeteroError
 
 __all__ = [
     "DataDirOpt",
+    "PresetOpt",
     "compare_command",
     "load_plan_file",
     "load_suite_arg",
@@ -35,6 +36,16 @@ __all__ = [
 
 
 #: ``--data-dir`` of the commands that load a suite (as ``hetero measure --data-dir``).
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help="HighMMT hyperparameters of one of the paper's task settings, not model sizes "
+        "(all about 0.5 M parameters): large-setting (default), small-setting, "
+        "medium-setting; short forms large, small, medium.",
+        metavar="NAME",
+    ),
+]
 DataDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -127,16 +138,7 @@ def train_command(
         Path | None,
         typer.Option("--plan", help="Grouping plan JSON for fine-tuning.", metavar="PLAN"),
     ] = None,
-    preset: Annotated[
-        str | None,
-        typer.Option(
-            "--preset",
-            help="HighMMT hyperparameters of one of the paper's task settings, not model sizes "
-            "(all about 0.5 M parameters): large-setting (default), small-setting, "
-            "medium-setting; short forms large, small, medium.",
-            metavar="NAME",
-        ),
-    ] = None,
+    preset: PresetOpt = None,
     model: Annotated[
         str, typer.Option("--model", help="Registered model name.", metavar="NAME")
     ] = "highmmt",
@@ -363,16 +365,7 @@ def compare_command(
     first_seed: Annotated[
         int, typer.Option("--first-seed", metavar="SEED", help="Seeds start here.")
     ] = 0,
-    preset: Annotated[
-        str | None,
-        typer.Option(
-            "--preset",
-            help="HighMMT hyperparameters of one of the paper's task settings, not model sizes "
-            "(all about 0.5 M parameters): large-setting (default), small-setting, "
-            "medium-setting; short forms large, small, medium.",
-            metavar="NAME",
-        ),
-    ] = None,
+    preset: PresetOpt = None,
     model: Annotated[
         str, typer.Option("--model", help="Registered model name.", metavar="NAME")
     ] = "highmmt",

@@ -18,7 +18,7 @@ import typer
 
 from hetero.cli._common import add_command
 from hetero.errors import HeteroError
-from hetero_models.cli import DataDirOpt, preset_hparams
+from hetero_models.cli import DataDirOpt, PresetOpt, preset_hparams
 
 __all__ = [
     "few_shot_command",
@@ -57,16 +57,6 @@ PretrainOpt = Annotated[
 FinetuneOpt = Annotated[
     int,
     typer.Option("--finetune-epochs", min=0, metavar="N", help="Epochs (cap) of fine-tuning."),
-]
-PresetOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--preset",
-        help="HighMMT hyperparameters of one of the paper's task settings, not model sizes "
-        "(all about 0.5 M parameters): large-setting (default), small-setting, "
-        "medium-setting; short forms large, small, medium.",
-        metavar="NAME",
-    ),
 ]
 ModelOpt = Annotated[str, typer.Option("--model", help="Registered model name.", metavar="NAME")]
 BatchOpt = Annotated[
