@@ -212,6 +212,15 @@ class _EarlyStopping:
         self.converged = self.stale >= self.patience
         return self.converged
 
+    def result(
+        self, val_loss: float, metric: float, train_loss: float, state: TransferState | None
+    ) -> FitResult:
+        """The fit's result: the best checkpoint's scores, the curve and the stopping."""
+        return FitResult(val_loss=val_loss, val_metric=metric, curve=self.curve,
+                         epochs=len(self.curve), best_epoch=self.best[1],
+                         converged=self.converged, state=state,
+                         info={"train_loss": train_loss})  # fmt: skip
+
 
 @register_learner("reference")
 class ReferenceLearner(Learner):
@@ -439,21 +448,12 @@ class ReferenceLearner(Learner):
                 raise LearnerError(f"{unit.label}: training diverged at epoch {epoch}")
             if stop.update(val_loss, epoch, params):
                 break
-        best, curve, converged = stop.best, stop.curve, stop.converged
-        self.params_ = best[2]
+        self.params_ = stop.best[2]
         z_va, _ = self._forward(self.params_, x_va)
         val_loss, _ = _loss_and_grad(z_va, t_va, kind, need_grad=False)
         metric = task_metric(self.metric_, self.target_, z_va, y_va)
-        return FitResult(
-            val_loss=val_loss,
-            val_metric=metric,
-            curve=curve,
-            epochs=len(curve),
-            best_epoch=best[1],
-            converged=converged,
-            state=self.export_state() if return_state else None,
-            info={"train_loss": train_loss},
-        )
+        return stop.result(val_loss, metric, train_loss,
+                           self.export_state() if return_state else None)  # fmt: skip
 
     def _fit_closed_form(
         self, task: Task, unit: Unit, seed: int, init_state: TransferState, mode: str
@@ -698,19 +698,10 @@ class ReferenceLearner(Learner):
                 raise LearnerError(f"{unit.label}: training diverged at epoch {epoch}")
             if stop.update(val_loss, epoch, params):
                 break
-        best, curve, converged = stop.best, stop.curve, stop.converged
-        self.params_ = best[2]
+        self.params_ = stop.best[2]
         val_loss, metric = self._retrieval_evaluate(task, unit, "val")
-        return FitResult(
-            val_loss=val_loss,
-            val_metric=metric,
-            curve=curve,
-            epochs=len(curve),
-            best_epoch=best[1],
-            converged=converged,
-            state=self.export_state() if return_state else None,
-            info={"train_loss": train_loss},
-        )
+        return stop.result(val_loss, metric, train_loss,
+                           self.export_state() if return_state else None)  # fmt: skip
 
     def _retrieval_evaluate(self, task: Task, unit: Unit, split: str) -> tuple[float, float]:
         xs, y = self._retrieval_inputs(task, unit, split)
