@@ -167,13 +167,18 @@ class _Runner:
         start = time.perf_counter()
         with seeded_init(seed):
             net = create_model(self.config.model, self.suite, **self.config.hparams)
+        trainer = self._trainer(
+            net, self.suite, epochs=self.config.pretrain_epochs, seed=seed, stage="pretrain"
+        )
         if self.config.pretrain_epochs > 0:
-            self._trainer(
-                net, self.suite, epochs=self.config.pretrain_epochs, seed=seed, stage="pretrain"
-            ).fit()
+            trainer.fit()
+        ran, best = len(getattr(trainer, "history_", [])), getattr(trainer, "best_epoch_", 0)
         save_model(net.cpu(), where)
-        write_json(where / "key.json", {"key": key})
-        self.say(f"seed {seed}: pre-trained in {time.perf_counter() - start:.0f} s")
+        write_json(where / "key.json", {"key": key, "epochs_run": ran, "best_epoch": best})
+        self.say(
+            f"seed {seed}: pre-trained in {time.perf_counter() - start:.0f} s "
+            f"({ran} epochs, best {best})"
+        )
         return where
 
     def _rows(self, candidate: Candidate, seed: int, metrics: dict, parameters: int):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -113,6 +115,10 @@ def test_paired_seeds_share_pretraining_and_batches_and_resume(tmp_path):
             assert by[("one", seed, task)] == by[("two", seed, task)]
     assert sum("pre-trained" in e for e in events) == 2  # once per seed, not per candidate
     assert sorted(p.name for p in (tmp_path / "pretrain").iterdir()) == ["seed-0", "seed-1"]
+    # how long the pre-training ran is kept (early stopping can end it before the cap)
+    info = json.loads((tmp_path / "pretrain" / "seed-0" / "key.json").read_text())
+    assert 1 <= info["best_epoch"] <= info["epochs_run"] <= CONFIG.pretrain_epochs
+    assert f"({info['epochs_run']} epochs, best {info['best_epoch']})" in events[0] + events[1]
     # resume: nothing is trained again, and a third seed reuses the first two
     events.clear()
     again = compare_plans(
