@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +27,7 @@ from hetero.errors import HeteroError
 
 __all__ = [
     "DataDirOpt",
+    "HparamOpt",
     "PresetOpt",
     "compare_command",
     "load_plan_file",
@@ -35,7 +38,7 @@ __all__ = [
 ]
 
 
-#: ``--data-dir`` of the commands that load a suite (as ``hetero measure --data-dir``).
+#: ``--preset`` of the commands that build a HighMMT.
 PresetOpt = Annotated[
     str | None,
     typer.Option(
@@ -46,6 +49,18 @@ PresetOpt = Annotated[
         metavar="NAME",
     ),
 ]
+#: ``--hparam`` of the commands that build a model (train, compare).
+HparamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--hparam",
+        help="A model keyword argument (repeatable): e.g. unimodal=false (HighMMT without "
+        "its unimodal encoder, the paper's Table 5 ablation) or norm=layer; values are read "
+        "as JSON (numbers, true/false) or else as text.",
+        metavar="KEY=VALUE",
+    ),
+]
+#: ``--data-dir`` of the commands that load a suite (as ``hetero measure --data-dir``).
 DataDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -105,23 +120,51 @@ def _history_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def preset_hparams(model: str, preset: str | None) -> dict[str, Any]:
-    """``{"preset": preset}`` for a model that takes one (``{}`` without ``--preset``).
+def preset_hparams(
+    model: str, preset: str | None, hparam: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The model keyword arguments of ``--preset`` and ``--hparam KEY=VALUE`` options.
 
-    Raises a one-line error when registered model ``model`` takes no ``preset`` keyword
-    (an unknown model is left for ``create_model`` to report).
+    ``{"preset": preset}`` for a model that takes one (nothing without ``--preset``), plus
+    each ``--hparam`` (its value parsed as JSON, else kept as text). Raises a one-line
+    error when registered model ``model`` takes no ``preset`` keyword (an unknown model is
+    left for ``create_model`` to report) or an item is not ``KEY=VALUE``.
     """
     import inspect
 
     from hetero_models.registry import MODELS
 
-    if preset is None:
-        return {}
-    if model in MODELS:
-        params = inspect.signature(MODELS.get(model)).parameters.values()
-        if not any(p.name == "preset" or p.kind is p.VAR_KEYWORD for p in params):
-            raise HeteroError(f"--preset: model {model!r} takes no preset")
-    return {"preset": preset}
+    out: dict[str, Any] = {}
+    if preset is not None:
+        if model in MODELS:
+            params = inspect.signature(MODELS.get(model)).parameters.values()
+            if not any(p.name == "preset" or p.kind is p.VAR_KEYWORD for p in params):
+                raise HeteroError(f"--preset: model {model!r} takes no preset")
+        out["preset"] = preset
+    for item in hparam or ():
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise HeteroError(f"--hparam {item!r}: expected KEY=VALUE (e.g. norm=layer)")
+        if key == "preset":
+            raise HeteroError("--hparam preset=...: use --preset")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+def check_model(model: str, suite, hparams: dict[str, Any]) -> None:
+    """Build ``model`` on ``suite`` once so that a bad name or keyword fails before any run."""
+    from hetero_models.registry import create_model
+
+    try:
+        create_model(model, suite, **hparams)
+    except TypeError as exc:  # a plug-in model's own signature
+        raise HeteroError(
+            f"--hparam: model {model!r} does not take these options ({exc})"
+        ) from None
 
 
 def train_command(
@@ -139,6 +182,7 @@ def train_command(
         typer.Option("--plan", help="Grouping plan JSON for fine-tuning.", metavar="PLAN"),
     ] = None,
     preset: PresetOpt = None,
+    hparam: HparamOpt = None,
     model: Annotated[
         str, typer.Option("--model", help="Registered model name.", metavar="NAME")
     ] = "highmmt",
@@ -203,7 +247,8 @@ def train_command(
     # every input and the output checked before anything trains
     the_suite = load_suite_arg(suite, trust_pickle=trust_pickle, data_dir=data_dir)
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
-    hparams = preset_hparams(model, preset)
+    hparams = preset_hparams(model, preset, hparam)
+    check_model(model, the_suite, hparams)
     if rank == 0:
         check_output_dir(output, create=False)  # created only when there is something to save
     net, history = train_two_stage(
@@ -366,6 +411,7 @@ def compare_command(
         int, typer.Option("--first-seed", metavar="SEED", help="Seeds start here.")
     ] = 0,
     preset: PresetOpt = None,
+    hparam: HparamOpt = None,
     model: Annotated[
         str, typer.Option("--model", help="Registered model name.", metavar="NAME")
     ] = "highmmt",
@@ -460,7 +506,8 @@ def compare_command(
             "nothing to compare: give at least two candidates (--plan, --share-all, "
             "--share-none, --share-none-finetuned, --random)"
         )
-    hparams = preset_hparams(model, preset)
+    hparams = preset_hparams(model, preset, hparam)
+    check_model(model, the_suite, hparams)
     check_output_dir(output, create=True)
     config = CompareConfig(
         model=model,

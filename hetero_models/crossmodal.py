@@ -79,6 +79,8 @@ class CrossmodalBlock(nn.Module):
         pairs (a modality of a task with three or more modalities) is normalised and
         projected to queries and keys/values once for the first layer.
         """
+        if len({int(z.shape[1]) for pair in items for z in pair}) > 1:
+            return self._by_length(items)
         sizes = [int(a.shape[0]) for a, _ in items]
         index: dict[int, int] = {}
         unique: list[torch.Tensor] = []
@@ -129,3 +131,27 @@ class CrossmodalBlock(nn.Module):
         half = sum(sizes)
         fwd, bwd = out[:half].split(sizes), out[half:].split(sizes)
         return [torch.cat([f, b], dim=1) for f, b in zip(fwd, bwd, strict=True)]
+
+    def _by_length(self, items: list[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+        """:meth:`forward` for sequences of different lengths (token sequences of a model
+        without the unimodal encoder): pairs whose two sides share one length go through
+        the batched path together, each other pair one direction at a time."""
+        out: list[torch.Tensor | None] = [None] * len(items)
+        same: dict[int, list[int]] = {}
+        for i, (a, b) in enumerate(items):
+            if a.shape[1] == b.shape[1]:
+                same.setdefault(int(a.shape[1]), []).append(i)
+            else:
+                out[i] = torch.cat([self._direction(a, b), self._direction(b, a)], dim=1)
+        for idx in same.values():
+            for i, r in zip(idx, self.forward([items[i] for i in idx]), strict=True):
+                out[i] = r
+        return [r for r in out if r is not None]
+
+    def _direction(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """``CT(x, context)[:, -1]`` for one pair, unbatched (the reference computation)."""
+        for layer in self.layers:
+            x = layer["cross_ff"](layer["cross_attn"](x, context))
+            for attn, ff in layer["self_blocks"]:
+                x = ff(attn(x))
+        return x[:, -1]

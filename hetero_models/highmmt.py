@@ -24,7 +24,7 @@ from hetero.errors import HeteroError
 from hetero.suite import Unit
 from hetero_models.crossmodal import CrossmodalBlock
 from hetero_models.grouping import GroupedBlock, GroupedModel, plan_groups
-from hetero_models.inputs import InputStandardizer, ModelSpec
+from hetero_models.inputs import InputStandardizer, ModelSpec, Standardized
 from hetero_models.perceiver import ATTENTION_MODES, PerceiverEncoder
 from hetero_models.registry import register_model
 
@@ -35,6 +35,7 @@ __all__ = [
     "PRESET_NAMES",
     "HighMMT",
     "RetrievalHead",
+    "TokenEmbedding",
     "interaction_label",
     "preset_key",
     "unit_label",
@@ -97,6 +98,23 @@ class _PartnerEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.reshape(x.shape[0], self.width).to(self.net[1].weight.dtype))
+
+
+class TokenEmbedding(nn.Module):
+    """The unimodal block of HighMMT without its encoder (the paper's Table 5 ablation
+    "w/o unimodal"): each standardised token is mapped to the latent width by one linear
+    layer, and the token sequences go to the crossmodal block as they are.
+
+    ``block(items) -> [(B_i, T_i, latent_dim)]`` like :class:`PerceiverEncoder`, so plans
+    group its copies the same way.
+    """
+
+    def __init__(self, width: int, latent_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(width, latent_dim)
+
+    def forward(self, items) -> list[torch.Tensor]:
+        return [self.proj(x.tokens() if isinstance(x, Standardized) else x) for x in items]
 
 
 class RetrievalHead(nn.Module):
@@ -175,6 +193,12 @@ class HighMMT(GroupedModel):
         bf16 autocast when the inputs are on CUDA.
     attention : {"bucketed", "padded"}
         How the encoder batches modalities with different token counts (same results).
+    unimodal : bool
+        False removes the unimodal encoder (the paper's Table 5 ablation "w/o unimodal"):
+        tokens are embedded by one linear layer (:class:`TokenEmbedding`) and the
+        crossmodal block attends over the token sequences directly; a single-modality
+        task's representation is then the mean of its embedded tokens. Recorded in
+        ``hparams`` only when False.
     **overrides
         Any key of :data:`PRESETS` (``num_latents``, ``latent_dim``, ``cross_heads``,
         ``latent_heads``, ``cross_dim_head``, ``latent_dim_head``, ``depth``,
@@ -205,6 +229,7 @@ class HighMMT(GroupedModel):
         token_width: int | None = None,
         amp: bool = True,
         attention: str = "bucketed",
+        unimodal: bool = True,
         **overrides: Any,
     ):
         super().__init__()
@@ -241,11 +266,13 @@ class HighMMT(GroupedModel):
             "token_width": self.standardizer.width,
             "amp": amp,
             "attention": attention,
+            **({} if unimodal else {"unimodal": False}),  # older configs stay as they were
             **hp,
         }
         self.amp = amp
+        self.unimodal_encoder = bool(unimodal)
         d = hp["latent_dim"]
-        encoder = PerceiverEncoder(
+        encoder: nn.Module = PerceiverEncoder(
             self.standardizer.width,
             num_latents=hp["num_latents"],
             latent_dim=d,
@@ -257,6 +284,8 @@ class HighMMT(GroupedModel):
             self_per_cross_attn=hp["self_per_cross_attn"],
             attention=attention,
         )
+        if not unimodal:
+            encoder = TokenEmbedding(self.standardizer.width, d)
         crossmodal = CrossmodalBlock(
             d,
             cross_heads=hp["crossmodal_cross_heads"],
@@ -367,8 +396,8 @@ class HighMMT(GroupedModel):
                 pooled[task] = torch.stack([z.mean(dim=1) for z in zs], dim=1)
                 continue
             names = [m.name for m in spec.modalities]
-            if len(zs) == 1:
-                reps[task].append(zs[0][:, -1])
+            if len(zs) == 1:  # the last latent vector; embedded tokens have no summary
+                reps[task].append(zs[0][:, -1] if self.unimodal_encoder else zs[0].mean(dim=1))
             for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
                 labels.append(interaction_label(task, a, b))
                 items.append((zs[i], zs[j]))

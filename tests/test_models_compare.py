@@ -250,9 +250,33 @@ def test_cli_compare_errors(tmp_path):
         ([f"--plan=a={tmp_path / 'missing.json'}", "--share-all"], "missing.json"),
         ([f"--plan=a={tmp_path / 'plan.json'}", f"--plan=a={tmp_path / 'plan.json'}"],
          "'a' is used twice"),
+        (["--share-all", "--share-none", "--hparam", "depth"], "--hparam 'depth': expected KEY=VALUE"),
+        (["--share-all", "--share-none", "--hparam", "bogus=1"], "unknown HighMMT hyperparameter"),
+        (["--share-all", "--share-none", "--hparam", "preset=small"], "use --preset"),
     ]  # fmt: skip
     for extra, message in cases:
         res = _cli(["compare", str(yaml_path), *extra, *out])
         assert res.exit_code == 2, (extra, res.output)
         assert message in res.output, (extra, res.output)
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_compare_passes_hparams_to_every_candidate(tmp_path):
+    from hetero.compare import read_compare
+    from hetero_models import load_model
+    from tests.test_models_trainer import _write_suite_yaml
+
+    suite_dir = tmp_path / "suite"
+    suite_dir.mkdir()
+    yaml_path = _write_suite_yaml(suite_dir)
+    res = _cli(
+        ["compare", str(yaml_path), "--share-all", "--share-none", "--seeds", "2",
+         "--preset", "small", "--hparam", "unimodal=false", "--hparam", "latent_dim=16",
+         "--pretrain-epochs", "1", "--finetune-epochs", "1", "--device", "cpu", "-q",
+         "-o", str(tmp_path / "out")]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = read_compare(tmp_path / "out")
+    assert result.config["hparams"] == {"preset": "small", "unimodal": False, "latent_dim": 16}
+    net = load_model(tmp_path / "out" / "pretrain" / "seed-0")
+    assert net.hparams["unimodal"] is False and net.hparams["latent_dim"] == 16

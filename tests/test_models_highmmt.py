@@ -388,3 +388,59 @@ def test_descriptive_preset_names_are_the_same_presets_and_keep_run_keys():
         for p in ("small", "small-setting", "large-setting")
     ]  # fmt: skip
     assert keys[0] == keys[1] != keys[2]
+
+
+def test_crossmodal_block_on_sequences_of_different_lengths_equals_the_reference():
+    from hetero_models.crossmodal import CrossmodalBlock
+
+    torch.manual_seed(0)
+    block = CrossmodalBlock(16, cross_heads=2, latent_heads=2, cross_dim_head=8, latent_dim_head=8)
+    a, b, c = torch.randn(3, 5, 16), torch.randn(3, 7, 16), torch.randn(2, 5, 16)
+    d = torch.randn(2, 5, 16)
+    items = [(a, b), (c, d), (b, a)]
+    with torch.no_grad():
+        got = block(items)
+        batched = block([(c, d)])[0]  # the equal-length path, as HighMMT's latents take it
+        for (x, y), out in zip(items, got, strict=True):
+            ref = torch.cat([block._direction(x, y), block._direction(y, x)], dim=1)
+            torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got[1], batched, atol=1e-5, rtol=1e-5)
+
+
+def test_without_the_unimodal_encoder_trains_groups_and_round_trips(tmp_path):
+    net = model(unimodal=False)
+    assert net.hparams["unimodal"] is False and "unimodal" not in model().hparams
+    assert not any("latents" in n for n, _ in net.named_parameters())  # no Perceiver
+    assert net.parameter_report()["total"] < model().parameter_report()["total"]
+    # single-modality and multimodal tasks, token sequences of different lengths
+    out = net(all_batches(n=4))
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "alpha": (4, 3),
+        "beta": (4, 1),
+        "gamma": (4, 1),
+    }
+    inputs = batch("alpha", n=8, seed=3)
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net("alpha", inputs), y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    groups = [["alpha/img", "gamma/img"], ["alpha/seq", "beta/seq", "beta/vec"]]
+    net.apply_plan(
+        {
+            "unimodal_groups": [*groups, ["beta/tab", "gamma/tab"]],
+            "crossmodal_groups": [_groups("crossmodal")],
+        }
+    )
+    assert net.unimodal.n_groups == 3
+    net.eval()
+    save_model(net, tmp_path)
+    loaded = load_model(tmp_path).eval()
+    assert loaded.hparams["unimodal"] is False and loaded.groups() == net.groups()
+    with torch.no_grad():
+        a, b = net(all_batches()), loaded(all_batches())
+    for task in a:
+        assert torch.equal(a[task], b[task])

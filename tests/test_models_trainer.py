@@ -264,6 +264,13 @@ def test_cli_train_writes_outputs(tmp_path):
     assert res.exit_code == 2
     assert "--preset: model 'no-preset-test' takes no preset" in res.output
     assert not (tmp_path / "np").exists()
+    with MODELS.registered("no-preset-test", _factory):
+        res = CliRunner().invoke(
+            app, ["train", str(yaml_path), "--model", "no-preset-test", "--hparam", "width=3",
+                  "-o", str(tmp_path / "np")],
+        )  # fmt: skip
+    assert res.exit_code == 2 and "does not take these options" in res.output, res.output
+    assert not (tmp_path / "np").exists()
 
 
 def _write_suite_yaml(folder):
