@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hetero.cli._common import add_command
+from hetero.cli._common import add_command, parse_seeds
 from hetero.errors import HeteroError
 
 __all__ = [
@@ -463,15 +463,7 @@ def compare_command(
     from hetero.plotting._common import to_png
     from hetero_models.compare import CompareConfig, compare_plans
 
-    if seeds != "auto":
-        try:
-            n_seeds: int | str = int(seeds)
-        except ValueError:
-            raise HeteroError(f"--seeds: expected a number or 'auto', got {seeds!r}") from None
-        if int(n_seeds) < 1:
-            raise HeteroError(f"--seeds: expected at least 1, got {seeds}")
-    else:
-        n_seeds = "auto"
+    n_seeds = parse_seeds(seeds)
     the_suite = load_suite_arg(suite, trust_pickle=trust_pickle, data_dir=data_dir)
     candidates = [
         Candidate(name, "plan", p)

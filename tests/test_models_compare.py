@@ -246,7 +246,7 @@ def test_cli_compare_errors(tmp_path):
     cases = [
         (["--share-all"], "give at least two candidates"),
         (["--share-all", "--random", "2"], "--random: needs a --plan"),
-        (["--share-all", "--share-none", "--seeds", "many"], "--seeds: expected a number"),
+        (["--share-all", "--share-none", "--seeds", "many"], "--seeds: expected a positive integer or 'auto'"),
         ([f"--plan=a={tmp_path / 'missing.json'}", "--share-all"], "missing.json"),
         ([f"--plan=a={tmp_path / 'plan.json'}", f"--plan=a={tmp_path / 'plan.json'}"],
          "'a' is used twice"),

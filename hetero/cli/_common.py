@@ -24,6 +24,7 @@ __all__ = [
     "fail",
     "figure_options",
     "handle_errors",
+    "parse_seeds",
     "set_debug",
 ]
 
@@ -60,6 +61,19 @@ def figure_options(formats: list[str] | None, dpi: int) -> tuple[tuple[str, ...]
     from hetero.plotting._common import check_dpi, check_formats
 
     return check_formats(formats or ["png"]), check_dpi(dpi)
+
+
+def parse_seeds(value: str) -> int | str:
+    """``--seeds N|auto``: a positive integer or ``"auto"`` (one-line error otherwise)."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise HeteroError(f"--seeds: expected a positive integer or 'auto', got {value!r}")
+    return n
 
 
 def fail(message: str) -> typer.Exit:

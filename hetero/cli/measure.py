@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hetero.cli._common import EXIT_FAILED, add_command, fail
+from hetero.cli._common import EXIT_FAILED, add_command, parse_seeds
 
 __all__ = ["register"]
 
@@ -364,13 +364,7 @@ def measure_cmd(
     from hetero.learners import default_learner_name
     from hetero.measure import MeasureConfig, measure
 
-    if seeds != "auto":
-        try:
-            seeds_val: int | str = int(seeds)
-        except ValueError:
-            raise fail(f"--seeds: expected a positive integer or 'auto', got {seeds!r}") from None
-    else:
-        seeds_val = "auto"
+    seeds_val = parse_seeds(seeds)
     name = learner or default_learner_name()
     # every setting validated here, every input read, before anything trains
     cfg = MeasureConfig(
