@@ -1,4 +1,7 @@
-"""Experiment 7: the paper's analyses of trained models on `mini` (Tables 3, 6, 7; Fig. 9).
+"""Experiment 7: the paper's analyses of trained models (Tables 3, 6, 7; Fig. 9).
+
+Runs on ``mini`` by default; ``--suite full --plan examples/experiments/data/
+exp11_plan_linkage.json`` is the ``full`` run of docs/results.md.
 
 * overlap (Table 6): top-10 % gradient-involvement overlap between tasks and the
   involved-task counts (epsilon 0.2), share-all against the grouped model;
@@ -6,7 +9,7 @@
   measure every task's test-metric drop against the same training on clean labels;
 * few-shot (Fig. 9): a target's test metric against the fraction of its training data,
   alone against fine-tuned from multitask pre-training (appendix B.8 weights);
-* transfer (Table 3): every task as held-out target, pre-trained on the other three, against
+* transfer (Table 3): every task as held-out target, pre-trained on the other tasks, against
   the target alone trained to convergence (early stopping).
 
 Share-all and grouped models are trained here, paired by seed (one pre-training per seed,
