@@ -12,8 +12,10 @@ every task's forward, the weighted sum of the cross-entropy losses, backward and
 step (lr 8e-4, weight decay 1e-3).
 
 Timing alternates between the two models (``--rounds`` rounds of ``--steps`` steps each,
-after warm-up), so that load from other processes hits both alike; the ratio is the median
-step of the release over hetero's. Wall and process CPU time are both reported.
+after warm-up; which model goes first alternates too), so that load from other processes
+hits both alike. The ratio is paired by round: per round, the release's median step over
+hetero's; reported as their geometric mean with a 95 % t interval over rounds (on the log
+scale). Wall and process CPU time are both reported.
 
 Usage::
 
@@ -106,6 +108,34 @@ def release_model(path: Path, device: torch.device):
     return model.to(device)
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> dict[str, float]:
+    """Geometric mean of per-round ratios with a 95 % t interval over the rounds."""
+    import math
+
+    from scipy import stats
+
+    logs = [math.log(a / b) for a, b in zip(numerator, denominator, strict=True)]
+    n, mean = len(logs), statistics.fmean(logs)
+    half = stats.t.ppf(0.975, n - 1) * statistics.stdev(logs) / math.sqrt(n) if n > 1 else 0.0
+    return {
+        "mean": round(math.exp(mean), 2),
+        "lo": round(math.exp(mean - half), 2),
+        "hi": round(math.exp(mean + half), 2),
+        "rounds": n,
+    }
+
+
 def top_ops(step, n: int, limit: int = 12) -> dict[str, float]:
     """Self CPU time per step of the ``limit`` most expensive operators over ``n`` steps."""
     from torch.profiler import ProfilerActivity, profile
@@ -175,32 +205,33 @@ def main(argv: list[str] | None = None) -> dict:
     theirs.train()
     timed(step_ours, args.warmup)
     timed(step_theirs, args.warmup)
-    samples = {"hetero": ([], []), "release": ([], [])}
-    for _ in range(args.rounds):
-        for name, step in (("release", step_theirs), ("hetero", step_ours)):
+    samples: dict[str, tuple[list[float], list[float]]] = {"hetero": ([], []), "release": ([], [])}
+    order = [("release", step_theirs), ("hetero", step_ours)]
+    for r in range(args.rounds):
+        for name, step in order if r % 2 == 0 else order[::-1]:
             wall, cpu = timed(step, args.steps)
             samples[name][0].extend(wall)
             samples[name][1].extend(cpu)
     med = {k: statistics.median(w) for k, (w, _) in samples.items()}
     cpu_med = {k: statistics.median(c) for k, (_, c) in samples.items()}
+    rounds = {
+        k: [statistics.median(w[i : i + args.steps]) for i in range(0, len(w), args.steps)]
+        for k, (w, _) in samples.items()
+    }
+    ratio = paired_ratio(rounds["release"], rounds["hetero"])
     result = {
         "device": torch.cuda.get_device_name(device)
         if device.type == "cuda"
         else f"cpu ({args.threads} threads)",
-        "cpu_model": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "torch": torch.__version__,
         "params_hetero": sum(p.numel() for p in ours.parameters()),
         "params_release": sum(p.numel() for p in theirs.parameters()),
         "ms_per_step_median": {k: round(v, 1) for k, v in med.items()},
         "cpu_ms_per_step_median": {k: round(v, 1) for k, v in cpu_med.items()},
-        "round_medians": {
-            k: [
-                round(statistics.median(w[i : i + args.steps]), 1)
-                for i in range(0, len(w), args.steps)
-            ]
-            for k, (w, _) in samples.items()
-        },
-        "ratio_release_over_hetero": round(med["release"] / med["hetero"], 2),
+        "round_medians": {k: [round(v, 1) for v in r] for k, r in rounds.items()},
+        "ratio_release_over_hetero": ratio,
+        "pooled_ratio": round(med["release"] / med["hetero"], 2),
         "cpu_ratio_release_over_hetero": round(cpu_med["release"] / cpu_med["hetero"], 2),
     }
     if args.profile:

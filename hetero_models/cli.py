@@ -32,7 +32,7 @@ __all__ = [
     "compare_command",
     "load_plan_file",
     "load_suite_arg",
-    "preset_hparams",
+    "model_hparams",
     "register",
     "train_command",
 ]
@@ -120,7 +120,7 @@ def _history_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def preset_hparams(
+def model_hparams(
     model: str, preset: str | None, hparam: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """The model keyword arguments of ``--preset`` and ``--hparam KEY=VALUE`` options.
@@ -148,6 +148,10 @@ def preset_hparams(
             raise HeteroError(f"--hparam {item!r}: expected KEY=VALUE (e.g. norm=layer)")
         if key == "preset":
             raise HeteroError("--hparam preset=...: use --preset")
+        words = {"true": True, "false": False, "none": None, "null": None}
+        if raw.strip().lower() in words:  # True, FALSE, None: not JSON, but meant as such
+            out[key] = words[raw.strip().lower()]
+            continue
         try:
             out[key] = json.loads(raw)
         except ValueError:
@@ -158,12 +162,14 @@ def preset_hparams(
 def check_model(model: str, suite, hparams: dict[str, Any]) -> None:
     """Build ``model`` on ``suite`` once so that a bad name or keyword fails before any run."""
     from hetero_models.registry import create_model
+    from hetero_models.trainer import seeded_init
 
     try:
-        create_model(model, suite, **hparams)
+        with seeded_init(0):  # leaves the caller's random stream as it was
+            create_model(model, suite, **hparams)
     except TypeError as exc:  # a plug-in model's own signature
         raise HeteroError(
-            f"--hparam: model {model!r} does not take these options ({exc})"
+            f"model {model!r} does not take the options {sorted(hparams)} ({exc})"
         ) from None
 
 
@@ -247,7 +253,7 @@ def train_command(
     # every input and the output checked before anything trains
     the_suite = load_suite_arg(suite, trust_pickle=trust_pickle, data_dir=data_dir)
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
-    hparams = preset_hparams(model, preset, hparam)
+    hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
     if rank == 0:
         check_output_dir(output, create=False)  # created only when there is something to save
@@ -498,7 +504,7 @@ def compare_command(
             "nothing to compare: give at least two candidates (--plan, --share-all, "
             "--share-none, --share-none-finetuned, --random)"
         )
-    hparams = preset_hparams(model, preset, hparam)
+    hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
     check_output_dir(output, create=True)
     config = CompareConfig(

@@ -146,12 +146,16 @@ class CrossmodalBlock(nn.Module):
         for idx in same.values():
             for i, r in zip(idx, self.forward([items[i] for i in idx]), strict=True):
                 out[i] = r
+        assert all(r is not None for r in out)
         return [r for r in out if r is not None]
 
     def _direction(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """``CT(x, context)[:, -1]`` for one pair, unbatched (the reference computation)."""
-        for layer in self.layers:
+        n_layers = len(self.layers)
+        for li, layer in enumerate(self.layers):
             x = layer["cross_ff"](layer["cross_attn"](x, context))
-            for attn, ff in layer["self_blocks"]:
-                x = ff(attn(x))
+            blocks = layer["self_blocks"]
+            for bi, (attn, ff) in enumerate(blocks):
+                last = li == n_layers - 1 and bi == len(blocks) - 1  # only it is read out
+                x = ff(attn(x, last_only=last))
         return x[:, -1]

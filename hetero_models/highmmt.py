@@ -234,6 +234,9 @@ class HighMMT(GroupedModel):
     ):
         super().__init__()
         key = preset_key(preset)
+        for name, flag in (("amp", amp), ("unimodal", unimodal)):
+            if not isinstance(flag, bool):
+                raise HeteroError(f"{name} must be true or false, got {flag!r}")
         if attention not in ATTENTION_MODES:
             raise HeteroError(
                 f"attention must be one of {', '.join(ATTENTION_MODES)}, got {attention!r}"
@@ -284,7 +287,8 @@ class HighMMT(GroupedModel):
             self_per_cross_attn=hp["self_per_cross_attn"],
             attention=attention,
         )
-        if not unimodal:
+        if not unimodal:  # built after the encoder it replaces, so that every other
+            # block starts from the same weights as in the full model at the same seed
             encoder = TokenEmbedding(self.standardizer.width, d)
         crossmodal = CrossmodalBlock(
             d,

@@ -390,24 +390,39 @@ def test_descriptive_preset_names_are_the_same_presets_and_keep_run_keys():
     assert keys[0] == keys[1] != keys[2]
 
 
-def test_crossmodal_block_on_sequences_of_different_lengths_equals_the_reference():
+def plain_direction(block, x, context):
+    """One direction of the crossmodal block from its layers, with explicit projections and
+    every position through every block: the textbook computation."""
+    for layer in block.layers:
+        x = layer["cross_ff"](plain_cross(layer["cross_attn"], x, context))
+        for attn, ff in layer["self_blocks"]:
+            x = ff(plain_self(attn, x))
+    return x[:, -1]
+
+
+@pytest.mark.parametrize("depth,dim_head", [(1, 8), (2, 8), (2, 32)])  # 32: folded weights
+def test_crossmodal_block_on_sequences_of_different_lengths_equals_the_reference(depth, dim_head):
     from hetero_models.crossmodal import CrossmodalBlock
 
     torch.manual_seed(0)
-    block = CrossmodalBlock(16, cross_heads=2, latent_heads=2, cross_dim_head=8, latent_dim_head=8)
+    block = CrossmodalBlock(
+        16, cross_heads=2, latent_heads=2, cross_dim_head=dim_head, latent_dim_head=dim_head,
+        depth=depth, self_per_cross_attn=2,
+    )  # fmt: skip
+    assert block.layers[0]["cross_attn"].attn.foldable == (dim_head >= 16)
     a, b, c = torch.randn(3, 5, 16), torch.randn(3, 7, 16), torch.randn(2, 5, 16)
     d = torch.randn(2, 5, 16)
-    items = [(a, b), (c, d), (b, a)]
+    items = [(a, b), (c, d), (b, a), (c, c)]  # unequal, equal, unequal, one array twice
     with torch.no_grad():
         got = block(items)
-        batched = block([(c, d)])[0]  # the equal-length path, as HighMMT's latents take it
         for (x, y), out in zip(items, got, strict=True):
-            ref = torch.cat([block._direction(x, y), block._direction(y, x)], dim=1)
+            ref = torch.cat([plain_direction(block, x, y), plain_direction(block, y, x)], dim=1)
             torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(got[1], batched, atol=1e-5, rtol=1e-5)
 
 
 def test_without_the_unimodal_encoder_trains_groups_and_round_trips(tmp_path):
+    with pytest.raises(HeteroError, match="unimodal must be true or false, got 'False'"):
+        model(unimodal="False")
     net = model(unimodal=False)
     assert net.hparams["unimodal"] is False and "unimodal" not in model().hparams
     assert not any("latents" in n for n, _ in net.named_parameters())  # no Perceiver
