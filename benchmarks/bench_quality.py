@@ -7,6 +7,10 @@ Two tables, each printed as Markdown (and saved with ``--json``):
    * HighMMT share-all: one fully shared model trained on all tasks at once (homogeneous
      pre-training, as ``hetero train SUITE`` without a plan);
    * HighMMT share-none: an independent HighMMT per task (same preset and epochs);
+   * HighMMT plan: ``hetero train SUITE --plan PLAN`` (the same pre-training, then as many
+     epochs of fine-tuning with a measured plan: by default the plans committed with the
+     experiments, ``exp8_mini_plan.json`` for ``mini`` and ``exp11_plan_linkage.json``
+     for ``full``; ``--plan SUITE=PLAN`` to change);
    * logistic regression, a random forest and an MLP from scikit-learn on the
      concatenated, flattened features of all the task's modalities (standardised with
      train statistics; fitted on the train split, the validation split unused).
@@ -23,7 +27,13 @@ Usage::
 
     python benchmarks/bench_quality.py [--suite mini] [--suite full] [--seeds 3]
         [--epochs 10] [--preset large] [--quick] [--json out.json] [--threads N]
-        [--parts tasks,units] [--data-dir DIR]
+        [--parts tasks,units] [--data-dir DIR] [--plan SUITE=PLAN] [--jobs N]
+
+``--jobs N`` runs the cells (one column of one seed, or one unit's probe at one seed) in N
+processes with one torch thread each (``--threads`` to change); given the same threads per
+cell the numbers do not depend on N. The plan column trains twice the epochs of share-all
+(pre-training plus fine-tuning, as ``hetero train`` does with and without a plan): the two
+are not matched in budget.
 
 Without ``--suite`` it runs ``mini``, and ``full`` as well when ``../shared/data`` (or
 ``--data-dir``) holds its local datasets. ``--quick``: ``mini`` only, 3 seeds, the ``small``
@@ -139,12 +149,20 @@ def sklearn_scores(task, modalities, seed: int, trees: int, only: str | None = N
 # ---------------------------------------------------------------------------- HighMMT
 
 
-def highmmt_scores(suite, seed: int, epochs: int, preset: str) -> dict:
-    """Share-all: one model on all tasks; returns {task: test metric}."""
+def highmmt_scores(suite, seed: int, epochs: int, preset: str, plan=None) -> dict:
+    """One HighMMT on all tasks, as ``hetero train`` trains it: share-all (no plan: the
+    pre-training alone) or ``epochs`` of pre-training then ``epochs`` of fine-tuning with
+    ``plan``; returns {task: test metric}."""
     from hetero_models.trainer import Trainer, train_two_stage
 
     net, _ = train_two_stage(
-        suite, None, hparams={"preset": preset}, pretrain_epochs=epochs, seed=seed, device="cpu"
+        suite,
+        plan,
+        hparams={"preset": preset},
+        pretrain_epochs=epochs,
+        finetune_epochs=epochs,
+        seed=seed,
+        device="cpu",
     )
     test = Trainer(net, suite, device="cpu").evaluate("test")
     return {t.name: test[t.name][t.metric] for t in suite.tasks}
@@ -170,63 +188,153 @@ def probe_score(task, unit, seed: int, max_epochs: int | None) -> float:
 
 # ---------------------------------------------------------------------------- driver
 
+#: measured plans committed with the experiments, used for the "HighMMT plan" column
+DEFAULT_PLANS = {
+    "mini": ROOT / "examples" / "experiments" / "data" / "exp8_mini_plan.json",
+    "full": ROOT / "examples" / "experiments" / "data" / "exp11_plan_linkage.json",
+}
+TASK_COLUMNS = ("HighMMT share-all", "HighMMT share-none", "HighMMT plan", "scikit-learn")
 
-def run_suite(name: str, args, log) -> dict:
+_SUITES: dict = {}
+
+
+def _suite(name: str, data_dir: str | None):
+    """The suite ``name``, loaded once per process."""
     from hetero.datasets import get_suite
 
-    data_dir = args.data_dir or (str(SHARED_DATA) if SHARED_DATA.is_dir() else None)
-    suite = get_suite(name, data_dir=data_dir) if name == "full" else get_suite(name)
-    seeds = list(range(args.seeds))
-    result: dict = {"suite": name, "tasks": {}, "units": {}}
-    if "tasks" in args.parts:
-        raw: dict[str, dict[str, list[float]]] = {t.name: {} for t in suite.tasks}
-        times: dict[str, float] = {}
-        for seed in seeds:
-            for label, fn in (
-                ("HighMMT share-all", highmmt_scores),
-                ("HighMMT share-none", share_none_scores),
-            ):
-                t0 = time.perf_counter()
-                scores = fn(suite, seed, args.epochs, args.preset)
-                times[label] = times.get(label, 0.0) + time.perf_counter() - t0
-                for task, v in scores.items():
-                    raw[task].setdefault(label, []).append(v)
-                log(
-                    f"[{name}] seed {seed} {label}: "
-                    + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
-                )
-            t0 = time.perf_counter()
+    if name not in _SUITES:
+        _SUITES[name] = get_suite(name, data_dir=data_dir) if name == "full" else get_suite(name)
+    return _SUITES[name]
+
+
+def _job(job: tuple, settings: dict) -> tuple[tuple, dict, float]:
+    """Run one cell of the benchmark (in this process or a worker): ``job`` is
+    ``("tasks", column, seed)`` or ``("units", task, unit label, seed)``; returns it with
+    ``{row label: {column: value}}`` and its seconds."""
+    import torch
+
+    if settings["threads"]:
+        torch.set_num_threads(settings["threads"])
+    suite = _suite(settings["suite"], settings["data_dir"])
+    epochs, preset, trees = settings["epochs"], settings["preset"], settings["trees"]
+    t0 = time.perf_counter()
+    out: dict[str, dict[str, float]] = {}
+    if job[0] == "tasks":
+        _, column, seed = job
+        if column == "scikit-learn":
             for task in suite.tasks:
-                for label, v in sklearn_scores(task, task.modality_names, seed, args.trees).items():
-                    raw[task.name].setdefault(label, []).append(v)
-            times["scikit-learn"] = times.get("scikit-learn", 0.0) + time.perf_counter() - t0
-        for task in suite.tasks:
+                out[task.name] = sklearn_scores(task, task.modality_names, seed, trees)
+        else:
+            if column == "HighMMT share-none":
+                scores = share_none_scores(suite, seed, epochs, preset)
+            else:
+                from hetero.plan import read_plan
+
+                plan = read_plan(settings["plan"]) if column == "HighMMT plan" else None
+                scores = highmmt_scores(suite, seed, epochs, preset, plan)
+            out = {task: {column: v} for task, v in scores.items()}
+    else:
+        _, task_name, label, seed = job
+        task = suite.task(task_name)
+        unit = next(u for u in [*task.units(), *task.interaction_units()] if u.label == label)
+        out[label] = {"probe (scratch)": probe_score(task, unit, seed, settings["probe_epochs"])}
+        if seed == 0:  # the linear model is deterministic: one fit
+            linear = "ridge" if task.target == "regression" else "logistic regression"
+            out[label]["logistic regression"] = sklearn_scores(
+                task, unit.modalities, seed, trees, only=linear
+            )[linear]
+    return job, out, time.perf_counter() - t0
+
+
+def run_suite(name: str, args, log) -> dict:
+    data_dir = args.data_dir or (str(SHARED_DATA) if SHARED_DATA.is_dir() else None)
+    suite = _suite(name, data_dir)
+    plan = args.plans.get(name, DEFAULT_PLANS.get(name))
+    settings = {
+        "suite": name,
+        "data_dir": data_dir,
+        "epochs": args.epochs,
+        "preset": args.preset,
+        "trees": args.trees,
+        "probe_epochs": args.probe_epochs,
+        "threads": args.threads or (1 if args.jobs > 1 else None),
+        "plan": str(plan) if plan else None,
+    }
+    seeds = list(range(args.seeds))
+    jobs: list[tuple] = []
+    if "tasks" in args.parts:
+        columns = [c for c in TASK_COLUMNS if c != "HighMMT plan" or plan]
+        jobs += [("tasks", c, seed) for seed in seeds for c in columns]
+    if "units" in args.parts:
+        jobs += [
+            ("units", task.name, unit.label, seed)
+            for task in suite.tasks
+            for unit in [*task.units(), *task.interaction_units()]
+            for seed in seeds
+        ]
+    # {part: {row: {column: {seed: value}}}}: parallel jobs finish in any order, the saved
+    # values are listed by seed so that columns can be paired by seed
+    raw: dict[str, dict[str, dict[str, dict[int, float]]]] = {"tasks": {}, "units": {}}
+    seconds: dict[str, float] = {}
+
+    def collect(job, out, took):
+        part, seed = job[0], job[-1]
+        label = job[1] if part == "tasks" else "probes"
+        seconds[label] = seconds.get(label, 0.0) + took
+        for row, values in out.items():
+            for column, v in values.items():
+                raw[part].setdefault(row, {}).setdefault(column, {})[seed] = v
+        log(
+            f"[{name}] {job[1:]}: "
+            + ", ".join(f"{r} {next(iter(v.values())):.3f}" for r, v in list(out.items())[:8])
+        )
+
+    if args.jobs > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as ex:
+            futures = [ex.submit(_job, job, settings) for job in jobs]
+            try:
+                for future in as_completed(futures):
+                    collect(*future.result())
+            except BaseException:
+                ex.shutdown(cancel_futures=True)  # a failed cell stops the rest
+                raise
+    else:
+        for job in jobs:
+            collect(*_job(job, settings))
+
+    def by_seed(values: dict[int, float]) -> list[float]:
+        return [values[seed] for seed in sorted(values)]
+
+    result: dict = {"suite": name, "plan": settings["plan"], "tasks": {}, "units": {}}
+    for task in suite.tasks:
+        if task.name in raw["tasks"]:
             result["tasks"][task.name] = {
                 "metric": task.metric,
-                **{label: summarise(v) for label, v in raw[task.name].items()},
+                **{col: summarise(by_seed(v)) for col, v in raw["tasks"][task.name].items()},
             }
-        result["task_seconds"] = {k: round(v, 1) for k, v in times.items()}
-    if "units" in args.parts:
-        t0 = time.perf_counter()
-        for task in suite.tasks:
-            for unit in [*task.units(), *task.interaction_units()]:
-                probe = [probe_score(task, unit, s, args.probe_epochs) for s in seeds]
-                lr = [
-                    sklearn_scores(
-                        task, unit.modalities, s, args.trees, only="logistic regression"
-                    )["logistic regression"]
-                    for s in seeds[:1]  # deterministic: one fit
-                ]
+        for unit in [*task.units(), *task.interaction_units()]:
+            if unit.label in raw["units"]:
+                row = raw["units"][unit.label]
                 result["units"][unit.label] = {
                     "metric": task.metric,
-                    "probe (scratch)": summarise(probe),
-                    "logistic regression": summarise(lr * len(seeds)),
+                    "probe (scratch)": summarise(by_seed(row["probe (scratch)"])),
+                    "logistic regression": summarise(
+                        by_seed(row["logistic regression"]) * len(seeds)
+                    ),
                 }
-                log(
-                    f"[{name}] {unit.label}: probe {np.mean(probe):.3f} (min {min(probe):.3f}), LR {lr[0]:.3f}"
-                )
-        result["unit_seconds"] = round(time.perf_counter() - t0, 1)
+    result["core_seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+    result["threads_per_cell"] = settings["threads"] or torch_threads()
     return result
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def markdown(result: dict) -> str:
@@ -235,6 +343,7 @@ def markdown(result: dict) -> str:
         cols = [
             "HighMMT share-all",
             "HighMMT share-none",
+            "HighMMT plan",
             "logistic regression",
             "random forest",
             "mlp",
@@ -274,8 +383,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch threads")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument(
+        "--plan",
+        action="append",
+        default=[],
+        metavar="SUITE=PLAN",
+        help="plan of the 'HighMMT plan' column (default: the committed measured plans)",
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="cells run in parallel processes")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs: expected at least 1, got {args.jobs}")
+    args.plans = {}
+    for item in args.plan:
+        suite_name, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            ap.error(f"--plan {item!r}: expected SUITE=PLAN with an existing plan JSON")
+        args.plans[suite_name] = Path(path)
     if args.seeds < 2:
         ap.error("--seeds must be >= 2 for a standard deviation")
     if args.quick:
@@ -286,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         args.suite = ["mini"]
         if args.data_dir or SHARED_DATA.is_dir():
             args.suite.append("full")
+    unused = sorted(set(args.plans) - set(args.suite))
+    if unused:
+        ap.error(f"--plan for {', '.join(unused)}: not among the suites run ({args.suite})")
     args.parts = set(args.parts.split(","))
     import torch
 
@@ -306,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
             "preset": args.preset,
             "probe_epochs": args.probe_epochs,
             "trees": args.trees,
-            "threads": torch.get_num_threads(),
+            "threads": res.pop("threads_per_cell"),
+            "jobs": args.jobs,
         }
         results.append(res)
         print(markdown(res))
