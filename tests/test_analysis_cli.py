@@ -295,6 +295,8 @@ def test_overlap_trains_its_own_models_when_given_none(setup, tmp_path):
         (["transfer", "{suite}", "--targets", "alpha", "--device", "tpu"], "device must be"),
         (["transfer", "{root}/none.yaml"], "none.yaml"),
         (["transfer", "{suite}", "--preset", "huge", "--targets", "alpha"], "unknown preset"),
+        (["overlap", "{suite}", "--hparam", "bogus=1"], "unknown HighMMT hyperparameter"),
+        (["few-shot", "{suite}", "--target", "alpha", "--hparam", "x"], "--hparam 'x': expected"),
     ],
 )
 def test_bad_inputs_fail_with_one_line(setup, tmp_path, args, message):

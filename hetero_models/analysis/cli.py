@@ -18,7 +18,7 @@ import typer
 
 from hetero.cli._common import add_command
 from hetero.errors import HeteroError
-from hetero_models.cli import DataDirOpt, PresetOpt, model_hparams
+from hetero_models.cli import DataDirOpt, HparamOpt, PresetOpt, check_model, model_hparams
 
 __all__ = [
     "few_shot_command",
@@ -215,6 +215,7 @@ def overlap_command(
     pretrain_epochs: PretrainOpt = 4,
     finetune_epochs: FinetuneOpt = 4,
     preset: PresetOpt = None,
+    hparam: HparamOpt = None,
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
@@ -239,7 +240,8 @@ def overlap_command(
         raise HeteroError(f"--epsilon: expected a value in [0, 1), got {epsilon}")
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     check_objective(the_suite, the_suite.task_names, objective, grad_batch)
-    hparams = model_hparams(model, preset)
+    hparams = model_hparams(model, preset, hparam)
+    check_model(model, the_suite, hparams)
     loaded, the_plan = _models(the_suite, models, plan, device)
     log = _logger(quiet)
     if loaded is None:
@@ -317,6 +319,7 @@ def interference_command(
     pretrain_epochs: PretrainOpt = 4,
     finetune_epochs: FinetuneOpt = 4,
     preset: PresetOpt = None,
+    hparam: HparamOpt = None,
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
@@ -340,7 +343,8 @@ def interference_command(
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     targets = _split_list(corrupt, "--corrupt")
     _check_tasks(the_suite, targets, "--corrupt")
-    hparams = model_hparams(model, preset)
+    hparams = model_hparams(model, preset, hparam)
+    check_model(model, the_suite, hparams)
     loaded, the_plan = _models(the_suite, models, plan, device)
     result = interference(
         the_suite,
@@ -411,6 +415,7 @@ def few_shot_command(
     pretrain_epochs: PretrainOpt = 4,
     finetune_epochs: FinetuneOpt = 10,
     preset: PresetOpt = None,
+    hparam: HparamOpt = None,
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
@@ -433,7 +438,8 @@ def few_shot_command(
     _check_tasks(the_suite, [target], "--target")
     srcs = _split_list(sources, "--sources")
     _check_tasks(the_suite, srcs, "--sources")
-    hparams = model_hparams(model, preset)
+    hparams = model_hparams(model, preset, hparam)
+    check_model(model, the_suite, hparams)
     resolve_device(device)
     result = few_shot(
         the_suite,
@@ -490,6 +496,7 @@ def transfer_command(
     pretrain_epochs: PretrainOpt = 4,
     finetune_epochs: FinetuneOpt = 20,
     preset: PresetOpt = None,
+    hparam: HparamOpt = None,
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
@@ -512,7 +519,8 @@ def transfer_command(
     n_max = len(the_suite.task_names) - 1
     if counts is not None and any(not 1 <= m <= n_max for m in counts):
         raise HeteroError(f"--n-sources: expected numbers between 1 and {n_max}, got {n_sources!r}")
-    hparams = model_hparams(model, preset)
+    hparams = model_hparams(model, preset, hparam)
+    check_model(model, the_suite, hparams)
     resolve_device(device)
     result = transfer(
         the_suite,
