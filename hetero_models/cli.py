@@ -49,7 +49,7 @@ PresetOpt = Annotated[
         metavar="NAME",
     ),
 ]
-#: ``--hparam`` of the commands that build a model (train, compare).
+#: ``--hparam`` of the commands that build a model (train, compare, analyze).
 HparamOpt = Annotated[
     list[str] | None,
     typer.Option(
