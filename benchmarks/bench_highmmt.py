@@ -181,12 +181,17 @@ def main(argv: list[str] | None = None) -> dict:
     if device.type == "cuda":
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
         result["amp"] = "bf16"
-    if args.json:
+    report(result, args.json)
+    return result
+
+
+def report(result: dict, as_json: bool) -> None:
+    """Print ``result`` as one JSON line or as aligned ``key: value`` lines."""
+    if as_json:
         print(json.dumps(result))
     else:
         for k, v in result.items():
             print(f"{k:>20}: {v}")
-    return result
 
 
 if __name__ == "__main__":

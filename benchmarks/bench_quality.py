@@ -327,14 +327,7 @@ def run_suite(name: str, args, log) -> dict:
                     ),
                 }
     result["core_seconds"] = {k: round(v, 1) for k, v in seconds.items()}
-    result["threads_per_cell"] = settings["threads"] or torch_threads()
     return result
-
-
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 def markdown(result: dict) -> str:
@@ -434,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             "preset": args.preset,
             "probe_epochs": args.probe_epochs,
             "trees": args.trees,
-            "threads": res.pop("threads_per_cell"),
+            "threads": args.threads or (1 if args.jobs > 1 else torch.get_num_threads()),
             "jobs": args.jobs,
         }
         results.append(res)

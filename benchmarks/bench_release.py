@@ -26,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -36,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from bench_highmmt import LARGE_SETTING, build_spec, make_batches, sync
+from bench_highmmt import LARGE_SETTING, build_spec, make_batches, report, sync
 
 from hetero_models import create_model
 
@@ -239,11 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
             "release": top_ops(step_theirs, args.profile),
             "hetero": top_ops(step_ours, args.profile),
         }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f"{k}: {v}")
+    report(result, args.json)
     return result
 
 
