@@ -132,4 +132,7 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     """Run the CLI (console-script entry point)."""
+    from hetero.malloc import tune_malloc
+
+    tune_malloc()  # a process-wide setting: the command's, not the library's
     get_app()()

@@ -92,13 +92,17 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
 
 
 def _process_worker_init() -> None:
-    """Process-pool worker start: one thread, leave Ctrl-C to the driver process, and do not
+    """Process-pool worker start: one thread, the CLI's allocator settings
+    (:func:`hetero.malloc.tune_malloc`), leave Ctrl-C to the driver process, and do not
     outlive it (a killed driver would otherwise leave workers blocked on their queue)."""
     import signal
     import threading
 
+    from hetero.malloc import tune_malloc
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_worker_threads(1)
+    tune_malloc()
     watcher = threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True)
     watcher.start()
 
