@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
+from hetero.malloc import tune_malloc
 from hetero_models import ModalitySpec, ModelSpec, TaskSpec, create_model
 
 # (task, [(modality, positions, channels, num_freq_bands)], classes, batch, loss weight)
@@ -105,17 +106,27 @@ def main(argv: list[str] | None = None) -> dict:
         choices=["bucketed", "padded"],
         help="how the encoder batches modalities of different token counts",
     )
+    parser.add_argument(
+        "--malloc",
+        default="tuned",
+        choices=["tuned", "system"],
+        help="glibc allocator: as the hetero CLI sets it (hetero.malloc) or the defaults",
+    )
+    parser.add_argument(
+        "--cpu-amp", action="store_true", help="hetero's model with bf16 autocast on the CPU"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args(argv)
+    malloc_tuned = args.malloc == "tuned" and tune_malloc()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device available")
     device = torch.device(args.device)
-    model = create_model("highmmt", build_spec(), preset=args.preset, attention=args.attention).to(
-        device
-    )
+    model = create_model(
+        "highmmt", build_spec(), preset=args.preset, attention=args.attention, cpu_amp=args.cpu_amp
+    ).to(device)
     params = sum(p.numel() for p in model.parameters())
     runner = torch.compile(model) if args.compile else model
     optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, weight_decay=1e-3)
@@ -177,6 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "fused": not args.per_task,
         "attention": args.attention,
+        "malloc": "tuned" if malloc_tuned else "system",
+        "cpu_amp": args.cpu_amp,
     }
     if device.type == "cuda":
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)

@@ -17,10 +17,15 @@ hits both alike. The ratio is paired by round: per round, the release's median s
 hetero's; reported as their geometric mean with a 95 % t interval over rounds (on the log
 scale). Wall and process CPU time are both reported.
 
+Both run under the allocator settings of the hetero CLI (:mod:`hetero.malloc`, which
+speed up the release too) unless ``--malloc system``; ``--cpu-amp`` runs hetero's model
+with bf16 autocast on the CPU (the release stays in fp32).
+
 Usage::
 
     python benchmarks/bench_release.py --release /path/to/HighMMT [--threads 2]
-        [--device cpu|cuda] [--rounds 5] [--steps 10] [--json]
+        [--device cpu|cuda] [--rounds 5] [--steps 10] [--malloc tuned|system]
+        [--cpu-amp] [--json]
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch
 from bench_highmmt import LARGE_SETTING, build_spec, make_batches, report, sync
 
+from hetero.malloc import tune_malloc
 from hetero_models import create_model
 
 #: hetero's modality names in bench_highmmt -> the release's in fourmultitask.py
@@ -157,12 +163,22 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--profile", type=int, default=0, help="also profile N steps of each: top ops by CPU time"
     )
+    ap.add_argument(
+        "--malloc",
+        default="tuned",
+        choices=["tuned", "system"],
+        help="glibc allocator: as the hetero CLI sets it (hetero.malloc) or the defaults",
+    )
+    ap.add_argument(
+        "--cpu-amp", action="store_true", help="hetero's model with bf16 autocast on the CPU"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     args = ap.parse_args(argv)
+    malloc_tuned = args.malloc == "tuned" and tune_malloc()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
-    ours = create_model("highmmt", build_spec(), preset="large").to(device)
+    ours = create_model("highmmt", build_spec(), preset="large", cpu_amp=args.cpu_amp).to(device)
     torch.manual_seed(0)
     theirs = release_model(args.release, device)
     batches, targets, weights = make_batches(device)
@@ -223,6 +239,8 @@ def main(argv: list[str] | None = None) -> dict:
         if device.type == "cuda"
         else f"cpu ({args.threads} threads)",
         "cpu_model": cpu_model(),
+        "malloc": "tuned" if malloc_tuned else "system",
+        "cpu_amp_hetero": args.cpu_amp,
         "torch": torch.__version__,
         "params_hetero": sum(p.numel() for p in ours.parameters()),
         "params_release": sum(p.numel() for p in theirs.parameters()),

@@ -191,6 +191,12 @@ class HighMMT(GroupedModel):
         Common token width (default: the smallest that fits the suite).
     amp : bool
         bf16 autocast when the inputs are on CUDA.
+    cpu_amp : bool
+        bf16 autocast when the inputs are on the CPU too. Faster only on CPUs with native
+        bf16 arithmetic (AVX512-BF16 or AMX: 1.45x per large-setting training step on 2
+        threads of an AMD EPYC, ``docs/benchmarks.md``), much slower elsewhere, and the
+        numbers then depend on the CPU; off by default. Recorded in ``hparams`` only when
+        True.
     attention : {"bucketed", "padded"}
         How the encoder batches modalities with different token counts (same results).
     unimodal : bool
@@ -228,13 +234,14 @@ class HighMMT(GroupedModel):
         norm: str = "batch",
         token_width: int | None = None,
         amp: bool = True,
+        cpu_amp: bool = False,
         attention: str = "bucketed",
         unimodal: bool = True,
         **overrides: Any,
     ):
         super().__init__()
         key = preset_key(preset)
-        for name, flag in (("amp", amp), ("unimodal", unimodal)):
+        for name, flag in (("amp", amp), ("cpu_amp", cpu_amp), ("unimodal", unimodal)):
             if not isinstance(flag, bool):
                 raise HeteroError(f"{name} must be true or false, got {flag!r}")
         if attention not in ATTENTION_MODES:
@@ -268,11 +275,13 @@ class HighMMT(GroupedModel):
             "norm": norm,
             "token_width": self.standardizer.width,
             "amp": amp,
+            **({"cpu_amp": True} if cpu_amp else {}),  # older configs stay as they were
             "attention": attention,
             **({} if unimodal else {"unimodal": False}),  # older configs stay as they were
             **hp,
         }
         self.amp = amp
+        self.cpu_amp = cpu_amp
         self.unimodal_encoder = bool(unimodal)
         d = hp["latent_dim"]
         encoder: nn.Module = PerceiverEncoder(
@@ -416,8 +425,9 @@ class HighMMT(GroupedModel):
 
     def forward_tasks(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Logits ``{task: (B, n_outputs)}`` for batches of several tasks at once."""
-        first = next(iter(next(iter(batches.values())).values()))
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and first.is_cuda):
+        device = next(iter(next(iter(batches.values())).values())).device.type
+        amp = (self.amp and device == "cuda") or (self.cpu_amp and device == "cpu")
+        with torch.autocast(device if amp else "cpu", dtype=torch.bfloat16, enabled=amp):
             reps = self.fuse(self.encode(batches))
             out = {}
             for task, rep in reps.items():

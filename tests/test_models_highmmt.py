@@ -457,3 +457,27 @@ def test_without_the_unimodal_encoder_trains_groups_and_round_trips(tmp_path):
         a, b = net(all_batches()), loaded(all_batches())
     for task in a:
         assert torch.equal(a[task], b[task])
+
+
+def test_cpu_amp_runs_in_bf16_on_the_cpu_close_to_fp32_and_round_trips(tmp_path):
+    with pytest.raises(HeteroError, match="cpu_amp must be true or false, got 1"):
+        model(cpu_amp=1)
+    plain, fast = model().eval(), model(cpu_amp=True).eval()
+    assert "cpu_amp" not in plain.hparams and fast.hparams["cpu_amp"] is True
+    seen = []
+    (block,) = fast.crossmodal.copies.values()
+    hook = (
+        block.layers[0]["cross_ff"]
+        .ff.net[2]
+        .register_forward_hook(lambda mod, args, out: seen.append(out.dtype))
+    )
+    with torch.no_grad():
+        a, b = plain(all_batches()), fast(all_batches())
+    hook.remove()
+    assert seen == [torch.bfloat16]  # the matrix products ran in bf16
+    for task in a:
+        assert b[task].dtype == torch.float32  # logits stay fp32
+        assert not torch.equal(a[task], b[task])
+        torch.testing.assert_close(b[task], a[task], atol=0.1, rtol=0.05)
+    save_model(fast, tmp_path)
+    assert load_model(tmp_path).hparams["cpu_amp"] is True
