@@ -154,6 +154,14 @@ def test_citeseer_real_file(shared_data):
     assert adj_mode.arrays["graph"].shape == (3312, 3312)
     assert np.array_equal(adj_mode.arrays["graph"], adj.toarray().astype(np.float32))
     assert adj_mode.arrays["text"].shape == (3312, 16)
+    # a 0/1 bag of words or neighbour set is declared unscaled (learners would otherwise
+    # standardise each word); embeddings are scaled as usual
+    def scaled(r):
+        return {m.name: m.standardize for m in r.modalities}
+
+    assert scaled(raw) == {"text": False, "graph": True}
+    assert scaled(adj_mode) == {"text": True, "graph": False}
+    assert raw.to_task().modality("text").standardize is False
     # the graph carries the topic: neighbours share labels far more than chance
     rows, cols = adj.nonzero()
     assert np.mean(y[rows] == y[cols]) > 0.5

@@ -51,6 +51,9 @@ class ModalitySpec:
     name: str
     kind: str
     positional_axes: int | None = None
+    #: False for inputs whose scale carries meaning (0/1 bags of words): learners then
+    #: leave them unscaled (``hetero.suite.Modality.standardize``).
+    standardize: bool = True
 
 
 @dataclass
@@ -165,7 +168,12 @@ class RawTask:
         from hetero.suite import Modality, Task
 
         modalities = [
-            Modality(name=m.name, kind=m.kind, positional_axes=m.positional_axes)
+            Modality(
+                name=m.name,
+                kind=m.kind,
+                positional_axes=m.positional_axes,
+                standardize=m.standardize,
+            )
             for m in self.modalities
         ]
         return Task.from_arrays(

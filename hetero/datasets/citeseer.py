@@ -246,8 +246,11 @@ def load_citeseer(
         name="citeseer",
         arrays={"text": t, "graph": g},
         modalities=[
-            ModalitySpec("text", "text", positional_axes=0),
-            ModalitySpec("graph", "graph", positional_axes=0),
+            # per-word standardisation of a 0/1 bag of words (or neighbour set) would scale a
+            # rare word up to 1/sqrt(frequency) and let models overfit it: logistic
+            # regression on the text drops from 0.69-0.71 to 0.65 test accuracy
+            ModalitySpec("text", "text", positional_axes=0, standardize=text != "bow"),
+            ModalitySpec("graph", "graph", positional_axes=0, standardize=graph != "adjacency"),
         ],
         y=y,
         target="multiclass",
