@@ -78,6 +78,19 @@ def make_batches(device: torch.device, seed: int = 0):
     return batches, targets, weights
 
 
+def add_cpu_options(parser: argparse.ArgumentParser) -> None:
+    """``--malloc`` and ``--cpu-amp`` (shared with ``bench_release.py``)."""
+    parser.add_argument(
+        "--malloc",
+        default="tuned",
+        choices=["tuned", "system"],
+        help="glibc allocator: as the hetero CLI sets it (hetero.malloc) or the defaults",
+    )
+    parser.add_argument(
+        "--cpu-amp", action="store_true", help="hetero's model with bf16 autocast on the CPU"
+    )
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -106,15 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
         choices=["bucketed", "padded"],
         help="how the encoder batches modalities of different token counts",
     )
-    parser.add_argument(
-        "--malloc",
-        default="tuned",
-        choices=["tuned", "system"],
-        help="glibc allocator: as the hetero CLI sets it (hetero.malloc) or the defaults",
-    )
-    parser.add_argument(
-        "--cpu-amp", action="store_true", help="hetero's model with bf16 autocast on the CPU"
-    )
+    add_cpu_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args(argv)
     malloc_tuned = args.malloc == "tuned" and tune_malloc()

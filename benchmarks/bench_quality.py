@@ -154,10 +154,11 @@ def sklearn_scores(task, modalities, seed: int, trees: int, only: str | None = N
     for name, est in sklearn_models(task.target, seed, trees).items():
         if only is not None and name != only:
             continue
-        scale = ColumnTransformer(
-            [("scale", StandardScaler(), _scaled_columns(task, modalities))],
-            remainder="passthrough",
-        )
+        cols = _scaled_columns(task, modalities)
+        if len(cols) == x_tr.shape[1]:  # (a column transformer would reorder the memory
+            scale = StandardScaler()  # and move the solvers' results by a test sample)
+        else:
+            scale = ColumnTransformer([("scale", StandardScaler(), cols)], remainder="passthrough")
         model = make_pipeline(scale, est)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -332,7 +333,10 @@ def run_suite(name: str, args, log) -> dict:
     def by_seed(values: dict[int, float]) -> list[float]:
         return [values[seed] for seed in sorted(values)]
 
-    result: dict = {"suite": name, "plan": settings["plan"], "tasks": {}, "units": {}}
+    plan_name = settings["plan"]
+    if plan_name and Path(plan_name).is_relative_to(ROOT):
+        plan_name = str(Path(plan_name).relative_to(ROOT))  # no machine's paths in the rows
+    result: dict = {"suite": name, "plan": plan_name, "tasks": {}, "units": {}}
     for task in suite.tasks:
         if task.name in raw["tasks"]:
             result["tasks"][task.name] = {
@@ -388,7 +392,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_malloc()  # as the hetero command does: the cells train as fast as hetero train
+    malloc = "tuned" if tune_malloc() else "system"  # as the hetero command: as fast as it
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--suite", action="append", help="suite name or YAML (repeatable)")
     ap.add_argument("--seeds", type=int, default=3)
@@ -453,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             "trees": args.trees,
             "threads": args.threads or (1 if args.jobs > 1 else torch.get_num_threads()),
             "jobs": args.jobs,
+            "malloc": malloc,
         }
         results.append(res)
         print(markdown(res))

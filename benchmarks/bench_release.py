@@ -40,7 +40,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from bench_highmmt import LARGE_SETTING, build_spec, make_batches, report, sync
+from bench_highmmt import (
+    LARGE_SETTING,
+    add_cpu_options,
+    build_spec,
+    make_batches,
+    report,
+    sync,
+)
 
 from hetero.malloc import tune_malloc
 from hetero_models import create_model
@@ -163,15 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--profile", type=int, default=0, help="also profile N steps of each: top ops by CPU time"
     )
-    ap.add_argument(
-        "--malloc",
-        default="tuned",
-        choices=["tuned", "system"],
-        help="glibc allocator: as the hetero CLI sets it (hetero.malloc) or the defaults",
-    )
-    ap.add_argument(
-        "--cpu-amp", action="store_true", help="hetero's model with bf16 autocast on the CPU"
-    )
+    add_cpu_options(ap)
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     args = ap.parse_args(argv)
     malloc_tuned = args.malloc == "tuned" and tune_malloc()

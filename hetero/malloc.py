@@ -1,4 +1,8 @@
-"""Process-wide glibc allocator settings for training loops (called by the CLI, not the library).
+"""Process-wide glibc allocator settings for training loops.
+
+Called by the ``hetero`` command and in the process-pool workers that a measurement
+starts, never on import: a script that uses the library in its own process calls
+:func:`tune_malloc` itself if it wants the settings.
 
 PyTorch's CPU allocator takes every tensor from ``malloc``. With glibc's defaults, a block
 of more than 128 KiB-32 MiB (the threshold adapts) is mapped fresh from the kernel and
@@ -30,12 +34,19 @@ _M_MMAP_THRESHOLD = -3
 def tune_malloc() -> bool:
     """Raise glibc's mmap and trim thresholds for this process; True when applied.
 
-    Does nothing (returns False) outside glibc, or when the person running the command set
-    the allocator themselves (``GLIBC_TUNABLES`` or a ``MALLOC_*`` variable).
+    Does nothing (returns False) outside glibc, or when the person running the command chose
+    the allocator themselves: ``glibc.malloc.*`` in ``GLIBC_TUNABLES``, a ``MALLOC_*``
+    variable, or another allocator (jemalloc, tcmalloc, mimalloc) in ``LD_PRELOAD``.
     """
     if not sys.platform.startswith("linux"):
         return False
-    if "GLIBC_TUNABLES" in os.environ or any(v.startswith("MALLOC_") for v in os.environ):
+    env = os.environ
+    preload = env.get("LD_PRELOAD", "")
+    if (
+        "glibc.malloc." in env.get("GLIBC_TUNABLES", "")
+        or any(v.startswith("MALLOC_") for v in env)
+        or any(lib in preload for lib in ("jemalloc", "tcmalloc", "mimalloc"))
+    ):
         return False
     try:
         libc = ctypes.CDLL(None)

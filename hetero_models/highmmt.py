@@ -12,6 +12,7 @@ them would leak one into the other), and its interaction label is not routed by 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from typing import Any
@@ -190,13 +191,14 @@ class HighMMT(GroupedModel):
     token_width : int, optional
         Common token width (default: the smallest that fits the suite).
     amp : bool
-        bf16 autocast when the inputs are on CUDA.
+        bf16 autocast when the inputs are on CUDA (False: fp32 on CUDA, even inside an
+        enclosing ``torch.autocast``).
     cpu_amp : bool
-        bf16 autocast when the inputs are on the CPU too. Faster only on CPUs with native
-        bf16 arithmetic (AVX512-BF16 or AMX: 1.45x per large-setting training step on 2
-        threads of an AMD EPYC, ``docs/benchmarks.md``), much slower elsewhere, and the
-        numbers then depend on the CPU; off by default. Recorded in ``hparams`` only when
-        True.
+        bf16 autocast when the inputs are on the CPU. Faster only on CPUs with native bf16
+        arithmetic (AVX512-BF16 or AMX: 1.6x per large-setting training step on 2 threads
+        of an AMD EPYC, ``docs/benchmarks.md``), slower elsewhere (emulated; not measured),
+        and the numbers then depend on the CPU. Off by default, which leaves the CPU to any
+        enclosing ``torch.autocast``. Recorded in ``hparams`` only when True.
     attention : {"bucketed", "padded"}
         How the encoder batches modalities with different token counts (same results).
     unimodal : bool
@@ -426,8 +428,13 @@ class HighMMT(GroupedModel):
     def forward_tasks(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Logits ``{task: (B, n_outputs)}`` for batches of several tasks at once."""
         device = next(iter(next(iter(batches.values())).values())).device.type
-        amp = (self.amp and device == "cuda") or (self.cpu_amp and device == "cpu")
-        with torch.autocast(device if amp else "cpu", dtype=torch.bfloat16, enabled=amp):
+        if device == "cuda":
+            autocast: Any = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp)
+        elif device == "cpu" and self.cpu_amp:
+            autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+        else:
+            autocast = contextlib.nullcontext()
+        with autocast:
             reps = self.fuse(self.encode(batches))
             out = {}
             for task, rep in reps.items():

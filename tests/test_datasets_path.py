@@ -154,6 +154,7 @@ def test_citeseer_real_file(shared_data):
     assert adj_mode.arrays["graph"].shape == (3312, 3312)
     assert np.array_equal(adj_mode.arrays["graph"], adj.toarray().astype(np.float32))
     assert adj_mode.arrays["text"].shape == (3312, 16)
+
     # a 0/1 bag of words or neighbour set is declared unscaled (learners would otherwise
     # standardise each word); embeddings are scaled as usual
     def scaled(r):

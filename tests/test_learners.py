@@ -168,6 +168,26 @@ def test_state_round_trip_and_validation():
 
 
 # -- reference learner -----------------------------------------------------------------------
+def test_reference_leaves_a_modality_declared_unscaled_as_it_is():
+    base = _task()
+    arrays = {m: base.data.arrays[m] for m in ("a", "b")}
+    mods = [
+        {"name": "a", "positional_axes": 0},
+        {"name": "b", "positional_axes": 0, "standardize": False},
+    ]
+    task = Task.from_arrays(
+        "t", arrays, base.data.y, target="multiclass", modalities=mods,
+        split={"val": 0.25, "test": 0.2, "seed": 0},
+    )  # fmt: skip
+    learner = ReferenceLearner(**FAST)
+    learner.fit(task, Unit("t", ("a", "b")), seed=0)
+    x_tr, _ = task.data.split("train", ["a", "b"])
+    np.testing.assert_allclose(learner.mean_[:6], x_tr["a"].mean(axis=0), rtol=1e-5)
+    assert not np.allclose(learner.scale_[:6], 1.0)
+    assert np.array_equal(learner.mean_[6:], np.zeros(5))  # b: 5 columns, unscaled
+    assert np.array_equal(learner.scale_[6:], np.ones(5))
+
+
 @pytest.mark.parametrize("target", ["multiclass", "binary", "regression"])
 def test_reference_learns_each_target(target):
     task = _task(target)

@@ -52,7 +52,23 @@ def test_tuned_allocator_reuses_freed_memory_instead_of_faulting_it_in_again():
 
 
 @pytest.mark.parametrize(
-    "env", [{"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}, {"MALLOC_ARENA_MAX": "2"}]
+    "env",
+    [
+        {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"},
+        {"MALLOC_ARENA_MAX": "2"},
+        {"LD_PRELOAD": "/nonexistent/libjemalloc.so.2"},  # (the loader only warns)
+    ],
 )
 def test_an_allocator_set_by_the_user_is_left_alone(env):
     assert probe("tune", **env)["applied"] is False
+
+
+def test_unrelated_glibc_tunables_do_not_stop_it():
+    assert probe("tune", GLIBC_TUNABLES="glibc.pthread.rseq=0")["applied"] is True
+
+
+def test_nothing_happens_outside_linux(monkeypatch):
+    from hetero.malloc import tune_malloc
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert tune_malloc() is False

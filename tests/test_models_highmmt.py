@@ -481,3 +481,15 @@ def test_cpu_amp_runs_in_bf16_on_the_cpu_close_to_fp32_and_round_trips(tmp_path)
         torch.testing.assert_close(b[task], a[task], atol=0.1, rtol=0.05)
     save_model(fast, tmp_path)
     assert load_model(tmp_path).hparams["cpu_amp"] is True
+    # off, the model leaves the CPU to an enclosing autocast (as before cpu_amp existed)
+    seen.clear()
+    (block,) = plain.crossmodal.copies.values()
+    hook = (
+        block.layers[0]["cross_ff"]
+        .ff.net[2]
+        .register_forward_hook(lambda mod, args, out: seen.append(out.dtype))
+    )
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        plain(all_batches())
+    hook.remove()
+    assert seen == [torch.bfloat16]

@@ -2,8 +2,9 @@
 
 Architecture (per unit)::
 
-    x  flattened, standardised with train statistics (the two modalities of an interaction
-       unit are concatenated), conceptually zero-padded to a common width
+    x  flattened, standardised with train statistics unless its modality is declared
+       ``standardize: false`` (the two modalities of an interaction unit are
+       concatenated), conceptually zero-padded to a common width
     -> input: per-feature affine  a * x + c                  (unit-specific, d + d params)
     -> body:  Linear(d, hidden) -> ReLU -> Linear(hidden, hidden) -> ReLU   (transferable)
     -> head:  Linear(hidden, n_outputs)                       (task-specific)
@@ -121,6 +122,22 @@ def _unit_inputs(task: Task, unit: Unit, split: str) -> tuple[np.ndarray, np.nda
         a = np.asarray(arrays[name], dtype=np.float64)
         parts.append(a.reshape(a.shape[0], -1))
     return np.concatenate(parts, axis=1), np.asarray(y)
+
+
+def _input_stats(task: Task, names, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and scale of flattened train inputs ``x`` (modalities ``names``
+    concatenated in order); a modality declared ``standardize: false`` keeps mean 0 and
+    scale 1, constant columns scale 1."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-8, scale, 1.0)
+    start = 0
+    for name in names:
+        modality = task.modality(name)
+        width = int(np.prod(modality.shape))
+        if not modality.standardize:
+            mean[start : start + width], scale[start : start + width] = 0.0, 1.0
+        start += width
+    return mean, scale
 
 
 def _loss_kind(task: Task) -> str:
@@ -404,9 +421,7 @@ class ReferenceLearner(Learner):
         n_out = int(task.n_outputs)
         x_tr, y_tr = _unit_inputs(task, unit, "train")
         x_va, y_va = _unit_inputs(task, unit, "val")
-        self.mean_ = x_tr.mean(axis=0)
-        scale = x_tr.std(axis=0)
-        self.scale_ = np.where(scale > 1e-8, scale, 1.0)
+        self.mean_, self.scale_ = _input_stats(task, unit.modalities, x_tr)
         x_tr = (x_tr - self.mean_) / self.scale_
         x_va = (x_va - self.mean_) / self.scale_
         t_tr = _targets(y_tr, kind, n_out)
@@ -464,9 +479,7 @@ class ReferenceLearner(Learner):
         n_out = int(task.n_outputs)
         x_tr, y_tr = _unit_inputs(task, unit, "train")
         x_va, y_va = _unit_inputs(task, unit, "val")
-        mean = x_tr.mean(axis=0)
-        scale = x_tr.std(axis=0)
-        scale = np.where(scale > 1e-8, scale, 1.0)
+        mean, scale = _input_stats(task, unit.modalities, x_tr)
         rng = np.random.default_rng([int(seed), 0x4E7])
         params = self._init(rng, x_tr.shape[1], n_out)  # body rows the source lacks: fresh
         self._import(params, init_state, "frozen", keep_head=False)
@@ -498,9 +511,7 @@ class ReferenceLearner(Learner):
         self.stats_: list[tuple[np.ndarray, np.ndarray]] = []
         for name in names:
             a = np.asarray(arrays[name], dtype=np.float64)
-            a = a.reshape(a.shape[0], -1)
-            scale = a.std(axis=0)
-            self.stats_.append((a.mean(axis=0), np.where(scale > 1e-8, scale, 1.0)))
+            self.stats_.append(_input_stats(task, [name], a.reshape(a.shape[0], -1)))
         return names
 
     def _fit_closed_form_retrieval(
