@@ -220,6 +220,15 @@ def train_command(
     seed: Annotated[
         int, typer.Option("--seed", metavar="SEED", help="Seed of initialisation and batches.")
     ] = 0,
+    task_sampling: Annotated[
+        str,
+        typer.Option(
+            "--task-sampling",
+            metavar="MODE",
+            help="Batches per task and epoch: proportional (one pass over each task's data) "
+            "or balanced (every task as many batches as the largest).",
+        ),
+    ] = "proportional",
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="No per-epoch progress lines.")
     ] = False,
@@ -238,7 +247,7 @@ def train_command(
     from hetero._io import atomic_write_text, check_output_dir, write_json
     from hetero._provenance import provenance
     from hetero_models.registry import save_model
-    from hetero_models.trainer import Trainer, resolve_device, train_two_stage
+    from hetero_models.trainer import TASK_SAMPLING, Trainer, resolve_device, train_two_stage
 
     dev = resolve_device(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -255,6 +264,10 @@ def train_command(
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
+    if task_sampling not in TASK_SAMPLING:
+        raise HeteroError(
+            f"--task-sampling: expected one of {', '.join(TASK_SAMPLING)}, got {task_sampling!r}"
+        )
     if rank == 0:
         check_output_dir(output, create=False)  # created only when there is something to save
     net, history = train_two_stage(
@@ -271,6 +284,7 @@ def train_command(
         patience=patience,
         device=dev,
         progress=not quiet,
+        task_sampling=task_sampling,
     )
     evaluator = Trainer(net, the_suite, device=dev)
     test = evaluator.evaluate("test")
@@ -287,6 +301,7 @@ def train_command(
             "lr": lr,
             "weight_decay": weight_decay,
             "patience": patience,
+            "task_sampling": task_sampling,
             "device": str(dev),
             "seed": seed,
             "world_size": world,

@@ -36,6 +36,7 @@ from hetero.scoring import task_metrics
 
 __all__ = [
     "KEEP",
+    "TASK_SAMPLING",
     "Trainer",
     "compute_metrics",
     "few_shot_weights",
@@ -50,6 +51,8 @@ __all__ = [
 #: What :meth:`Trainer.fit` leaves in the model: the best validation checkpoint or the last
 #: epoch's weights.
 KEEP = ("best", "last")
+#: How many batches each task contributes per epoch (:class:`Trainer`'s ``task_sampling``).
+TASK_SAMPLING = ("proportional", "balanced")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -290,6 +293,11 @@ class Trainer:
         After every epoch, before validation, recompute the BatchNorm running statistics
         from this many training samples per task (a seeded subsample) under the epoch's
         final weights (:func:`recalibrate_batchnorm`); 0 keeps the running averages.
+    task_sampling : {"proportional", "balanced"}
+        Batches per task and epoch. ``"proportional"`` (default): one pass over each task's
+        training data, so a small task takes part in few steps. ``"balanced"``: every task
+        takes as many batches as the largest, a small task cycling through fresh shuffles
+        of its data (its first pass is the proportional one).
 
     Inputs are standardised per channel with train-split statistics held by the model
     (``model.fit_input_stats(suite, tasks)``, called by :meth:`fit` for inputs that have
@@ -327,6 +335,7 @@ class Trainer:
         stage: str = "train",
         compile: bool = False,
         bn_calibration: int = 256,
+        task_sampling: str = "proportional",
     ):
         self.model = model
         self.suite = suite
@@ -353,6 +362,11 @@ class Trainer:
         if int(bn_calibration) < 0:
             raise HeteroError(f"bn_calibration must be >= 0, got {bn_calibration}")
         self.bn_calibration = int(bn_calibration)
+        if task_sampling not in TASK_SAMPLING:
+            raise HeteroError(
+                f"task_sampling: expected one of {', '.join(TASK_SAMPLING)}, got {task_sampling!r}"
+            )
+        self.task_sampling = task_sampling
 
     # -------------------------------------------------------------- helpers
     def _tensors(self, name: str) -> _TaskTensors:
@@ -379,13 +393,21 @@ class Trainer:
     ) -> dict[str, list[torch.Tensor]]:
         """Shuffled batch indices per task; under DDP each rank gets its share of batches."""
         rank, world = self._dist()
+        passes = {
+            name: max(1, math.ceil(data[name].n("train") / self._bs(name))) for name in self.tasks
+        }
         out = {}
         for ti, name in enumerate(self.tasks):
             n = data[name].n("train")
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 1009 + ti)
             perm = torch.randperm(n, generator=g)
-            n_batches = max(1, math.ceil(n / self._bs(name)))
+            n_batches = passes[name]
             batches = list(torch.tensor_split(perm, n_batches))
+            if self.task_sampling == "balanced":
+                n_batches = max(passes.values())
+                while len(batches) < n_batches:  # fresh shuffles of a smaller task
+                    batches += torch.tensor_split(torch.randperm(n, generator=g), passes[name])
+                batches = batches[:n_batches]
             if world > 1:
                 per_rank = max(1, n_batches // world)
                 batches = [batches[(rank + k * world) % n_batches] for k in range(per_rank)]

@@ -137,6 +137,28 @@ def test_keep_rejects_unknown_values():
         Trainer(net, SUITE, keep="first")
 
 
+def test_balanced_task_sampling_gives_every_task_as_many_batches_as_the_largest():
+    net = create_model("highmmt", SUITE, **TINY)
+    sizes = {"alpha": 4, "beta": 8, "gamma": 16}  # different batch counts per task
+    prop = Trainer(net, SUITE, batch_size=sizes, seed=3)
+    bal = Trainer(net, SUITE, batch_size=sizes, seed=3, task_sampling="balanced")
+    data = {t: prop._tensors(t) for t in prop.tasks}
+    a, b = prop._epoch_batches(data, 1), bal._epoch_batches(data, 1)
+    longest = max(len(v) for v in a.values())
+    assert len({len(v) for v in a.values()}) > 1  # proportional: counts differ
+    for task, batches in b.items():
+        n = data[task].n("train")
+        assert len(batches) == longest
+        # the first pass is the proportional epoch's; every later pass covers the data once
+        assert all(torch.equal(x, y) for x, y in zip(batches, a[task], strict=False))
+        k = len(a[task])
+        for start in range(0, longest - k + 1, k):
+            seen = torch.cat(batches[start : start + k])
+            assert sorted(seen.tolist()) == list(range(n))
+    with pytest.raises(HeteroError, match="task_sampling: expected one of proportional, balanced"):
+        Trainer(net, SUITE, task_sampling="uniform")
+
+
 def test_two_stage_keep_last_applies_to_both_stages():
     net, history = train_two_stage(
         SUITE,
@@ -375,3 +397,23 @@ def test_cli_train_prints_the_test_metrics(tmp_path):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())["test"]
     for task in metrics:
         assert any(line.startswith(f"test {task}: ") for line in res.output.splitlines())
+
+
+def test_cli_train_task_sampling_is_recorded_and_checked_first(tmp_path):
+    from typer.testing import CliRunner
+
+    from hetero.cli.main import app
+
+    suite_dir = tmp_path / "suite"
+    suite_dir.mkdir()
+    yaml_path = _write_suite_yaml(suite_dir)
+    args = ["train", str(yaml_path), "--preset", "small", "--pretrain-epochs", "1",
+            "--finetune-epochs", "0", "--device", "cpu", "-q"]  # fmt: skip
+    bad = CliRunner().invoke(app, [*args, "--task-sampling", "even", "-o", str(tmp_path / "x")])
+    assert bad.exit_code == 2
+    assert "--task-sampling: expected one of proportional, balanced, got 'even'" in bad.output
+    assert not (tmp_path / "x").exists()
+    res = CliRunner().invoke(app, [*args, "--task-sampling", "balanced", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    prov = json.loads((tmp_path / "o" / "metrics.json").read_text())["provenance"]
+    assert prov["config"]["task_sampling"] == "balanced"
