@@ -61,6 +61,28 @@ HparamOpt = Annotated[
         metavar="KEY=VALUE",
     ),
 ]
+#: ``--task-sampling`` of the commands that train a shared model (train, compare).
+TaskSamplingOpt = Annotated[
+    str,
+    typer.Option(
+        "--task-sampling",
+        metavar="MODE",
+        help="Batches per task and epoch: proportional (one pass over each task's data) "
+        "or balanced (every task as many batches as the largest).",
+    ),
+]
+
+
+def check_task_sampling(value: str) -> None:
+    """One-line error for a ``--task-sampling`` value the trainer does not know."""
+    from hetero_models.trainer import TASK_SAMPLING
+
+    if value not in TASK_SAMPLING:
+        raise HeteroError(
+            f"--task-sampling: expected one of {', '.join(TASK_SAMPLING)}, got {value!r}"
+        )
+
+
 #: ``--data-dir`` of the commands that load a suite (as ``hetero measure --data-dir``).
 DataDirOpt = Annotated[
     Path | None,
@@ -221,15 +243,7 @@ def train_command(
     seed: Annotated[
         int, typer.Option("--seed", metavar="SEED", help="Seed of initialisation and batches.")
     ] = 0,
-    task_sampling: Annotated[
-        str,
-        typer.Option(
-            "--task-sampling",
-            metavar="MODE",
-            help="Batches per task and epoch: proportional (one pass over each task's data) "
-            "or balanced (every task as many batches as the largest).",
-        ),
-    ] = "proportional",
+    task_sampling: TaskSamplingOpt = "proportional",
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="No per-epoch progress lines.")
     ] = False,
@@ -248,7 +262,7 @@ def train_command(
     from hetero._io import atomic_write_text, check_output_dir, write_json
     from hetero._provenance import provenance
     from hetero_models.registry import save_model
-    from hetero_models.trainer import TASK_SAMPLING, Trainer, resolve_device, train_two_stage
+    from hetero_models.trainer import Trainer, resolve_device, train_two_stage
 
     dev = resolve_device(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -265,10 +279,7 @@ def train_command(
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
-    if task_sampling not in TASK_SAMPLING:
-        raise HeteroError(
-            f"--task-sampling: expected one of {', '.join(TASK_SAMPLING)}, got {task_sampling!r}"
-        )
+    check_task_sampling(task_sampling)
     if rank == 0:
         check_output_dir(output, create=False)  # created only when there is something to save
     net, history = train_two_stage(
@@ -455,6 +466,7 @@ def compare_command(
         int | None,
         typer.Option("--patience", help="Early-stopping patience of every stage.", metavar="N"),
     ] = None,
+    task_sampling: TaskSamplingOpt = "proportional",
     device: Annotated[
         str, typer.Option("--device", help="auto, cpu or cuda.", metavar="DEVICE")
     ] = "auto",
@@ -522,6 +534,7 @@ def compare_command(
         )
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
+    check_task_sampling(task_sampling)
     check_output_dir(output, create=True)
     config = CompareConfig(
         model=model,
@@ -532,6 +545,7 @@ def compare_command(
         lr=lr,
         weight_decay=weight_decay,
         patience=patience,
+        task_sampling=task_sampling,
     )
     result = compare_plans(
         the_suite,

@@ -56,6 +56,9 @@ class CompareConfig:
     patience : int, optional
         Early stopping on the validation score in every stage (the best checkpoint is
         restored either way).
+    task_sampling : {"proportional", "balanced"}
+        Batches per task and epoch (:class:`~hetero_models.trainer.Trainer`). Enters the
+        keys of stored runs only when not the default, so that earlier results resume.
     """
 
     model: str = "highmmt"
@@ -66,6 +69,7 @@ class CompareConfig:
     lr: float = 8e-4
     weight_decay: float = 0.0
     patience: int | None = None
+    task_sampling: str = "proportional"
 
     def trainer_kwargs(self) -> dict[str, Any]:
         return {
@@ -73,7 +77,16 @@ class CompareConfig:
             "lr": self.lr,
             "weight_decay": self.weight_decay,
             "patience": self.patience,
+            "task_sampling": self.task_sampling,
         }
+
+    def key_fields(self) -> dict[str, Any]:
+        """The fields that identify stored runs: every field, less ``task_sampling`` at its
+        default (it was added later; runs stored before it keep their keys)."""
+        fields = asdict(self)
+        if fields["task_sampling"] == "proportional":
+            del fields["task_sampling"]
+        return fields
 
 
 def suite_key(suite) -> str:
@@ -90,7 +103,7 @@ def _key(*parts: Any) -> str:
 
 
 def _run_key(suite_digest: str, config: CompareConfig, candidate: Candidate, seed: int) -> str:
-    return _key("run", suite_digest, asdict(config), candidate.spec(), seed)
+    return _key("run", suite_digest, config.key_fields(), candidate.spec(), seed)
 
 
 def _single_task_suite(suite, name: str):
@@ -159,7 +172,7 @@ class _Runner:
         from hetero_models.trainer import seeded_init
 
         # the fine-tuning length does not change the pre-training: left out of its key
-        stage_config = {k: v for k, v in asdict(self.config).items() if k != "finetune_epochs"}
+        stage_config = {k: v for k, v in self.config.key_fields().items() if k != "finetune_epochs"}
         key = _key("pretrain", self.suite_key, stage_config, seed)
         where = self.store.checkpoint(seed)
         if (where / "key.json").is_file() and read_json(where / "key.json").get("key") == key:

@@ -144,6 +144,25 @@ def test_paired_seeds_share_pretraining_and_batches_and_resume(tmp_path):
     assert any("one score" in e for e in events)
 
 
+def test_task_sampling_enters_the_keys_only_when_not_the_default(tmp_path):
+    from dataclasses import asdict
+
+    from hetero_models.compare import _key, _run_key
+
+    cand = Candidate("one", "plan", GOOD)
+    before = {k: v for k, v in asdict(CONFIG).items() if k != "task_sampling"}
+    # runs stored before the field existed keep their keys
+    assert _run_key("d", CONFIG, cand, 0) == _key("run", "d", before, cand.spec(), 0)
+    balanced = CompareConfig(**{**CONFIG.__dict__, "task_sampling": "balanced"})
+    assert _run_key("d", balanced, cand, 0) != _run_key("d", CONFIG, cand, 0)
+    assert balanced.trainer_kwargs()["task_sampling"] == "balanced"
+    events: list[str] = []
+    for config in (CONFIG, balanced):
+        compare_plans(SUITE, [cand], seeds=1, config=config, store=tmp_path, device="cpu",
+                      on_event=events.append)  # fmt: skip
+    assert sum("pre-trained" in e for e in events) == 2  # not reused across samplings
+
+
 def test_share_none_trains_independent_models():
     result = compare_plans(
         SUITE,
