@@ -92,19 +92,6 @@ def _features(task, modalities, split):
     return x.astype(np.float64), np.asarray(y)
 
 
-def _scaled_columns(task, modalities) -> np.ndarray:
-    """Indices of the concatenated features to standardise: those of modalities not
-    declared ``standardize: false`` (the models leave those unscaled too)."""
-    cols, start = [], 0
-    for m in modalities:
-        mod = task.modality(m)
-        width = int(np.prod(mod.shape))
-        if mod.standardize:
-            cols.extend(range(start, start + width))
-        start += width
-    return np.asarray(cols, dtype=int)
-
-
 def _sk_outputs(model, x, target):
     """Outputs in the form hetero_models.trainer.compute_metrics reads (logit-like)."""
     if target == "regression":
@@ -154,7 +141,8 @@ def sklearn_scores(task, modalities, seed: int, trees: int, only: str | None = N
     for name, est in sklearn_models(task.target, seed, trees).items():
         if only is not None and name != only:
             continue
-        cols = _scaled_columns(task, modalities)
+        # modalities declared standardize: false stay unscaled, as the models leave them
+        cols = np.flatnonzero(task.standardized_columns(modalities))
         if len(cols) == x_tr.shape[1]:  # (a column transformer would reorder the memory
             scale = StandardScaler()  # and move the solvers' results by a test sample)
         else:

@@ -179,6 +179,8 @@ def test_reference_leaves_a_modality_declared_unscaled_as_it_is():
         "t", arrays, base.data.y, target="multiclass", modalities=mods,
         split={"val": 0.25, "test": 0.2, "seed": 0},
     )  # fmt: skip
+    assert task.standardized_columns(["a", "b"]).tolist() == [True] * 6 + [False] * 5
+    assert task.standardized_columns(["b", "a"]).tolist() == [False] * 5 + [True] * 6
     learner = ReferenceLearner(**FAST)
     learner.fit(task, Unit("t", ("a", "b")), seed=0)
     x_tr, _ = task.data.split("train", ["a", "b"])

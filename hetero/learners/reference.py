@@ -130,13 +130,8 @@ def _input_stats(task: Task, names, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     scale 1, constant columns scale 1."""
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 1e-8, scale, 1.0)
-    start = 0
-    for name in names:
-        modality = task.modality(name)
-        width = int(np.prod(modality.shape))
-        if not modality.standardize:
-            mean[start : start + width], scale[start : start + width] = 0.0, 1.0
-        start += width
+    raw = ~task.standardized_columns(names)
+    mean[raw], scale[raw] = 0.0, 1.0
     return mean, scale
 
 

@@ -471,6 +471,17 @@ class Task:
             "modalities", f"no modality {name!r}; expected one of: {_join(self.modality_names)}"
         )
 
+    def standardized_columns(self, names: Sequence[str]) -> np.ndarray:
+        """Boolean mask over the flattened features of modalities ``names`` concatenated in
+        that order: True for the columns of modalities to standardise, False for those
+        declared ``standardize: false``."""
+        return np.concatenate(
+            [
+                np.full(int(np.prod(m.shape)), m.standardize)
+                for m in (self.modality(name) for name in names)
+            ]
+        )
+
     def units(self) -> list[Unit]:
         """One :class:`Unit` per modality, in declaration order."""
         return [Unit(self.name, (m,)) for m in self.modality_names]
