@@ -61,7 +61,7 @@ HparamOpt = Annotated[
         metavar="KEY=VALUE",
     ),
 ]
-#: ``--task-sampling`` of the commands that train a shared model (train, compare).
+#: ``--task-sampling`` of the commands that train a shared model (train, compare, analyze).
 TaskSamplingOpt = Annotated[
     str,
     typer.Option(

@@ -191,6 +191,8 @@ def test_few_shot_and_transfer_commands(setup):
             "small",
             "--batch-size",
             "8",
+            "--task-sampling",
+            "balanced",
             "--device",
             "cpu",
             "-q",
@@ -201,6 +203,9 @@ def test_few_shot_and_transfer_commands(setup):
     assert res.exit_code == 0, res.output
     gains = _csv(out / "few_shot_gains.csv")
     assert [g["fraction"] for g in gains] == ["0.5", "1.0"] and gains[0]["n"] == "2"
+    (written,) = out.glob("*.json")
+    options = json.loads(written.read_text())["config"]["trainer_kwargs"]
+    assert options == {"batch_size": 8, "lr": 8e-4, "task_sampling": "balanced"}
     out = root / "transfer"
     res = _invoke(
         [
@@ -282,6 +287,10 @@ def test_overlap_trains_its_own_models_when_given_none(setup, tmp_path):
         (["interference", "{suite}", "--corrupt", "delta"], "--corrupt: unknown task 'delta'"),
         (["interference", "{suite}", "--mode", "rot"], "--mode: expected one of flip"),
         (["interference", "{suite}", "--part", "heads"], "--part: expected one of all"),
+        (
+            ["interference", "{suite}", "--task-sampling", "even"],
+            "--task-sampling: expected one of proportional, balanced",
+        ),
         (
             ["few-shot", "{suite}", "--target", "alpha", "--fractions", "0,1"],
             "--fractions: expected fractions in (0, 1]",

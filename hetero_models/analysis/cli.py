@@ -18,7 +18,15 @@ import typer
 
 from hetero.cli._common import add_command
 from hetero.errors import HeteroError
-from hetero_models.cli import DataDirOpt, HparamOpt, PresetOpt, check_model, model_hparams
+from hetero_models.cli import (
+    DataDirOpt,
+    HparamOpt,
+    PresetOpt,
+    TaskSamplingOpt,
+    check_model,
+    check_task_sampling,
+    model_hparams,
+)
 
 __all__ = [
     "few_shot_command",
@@ -89,6 +97,12 @@ ResolutionOpt = Annotated[
         help="Differences below D (metric units) are worded 'no difference'.",
     ),
 ]
+
+
+def _trainer_kwargs(batch_size: int, lr: float, task_sampling: str) -> dict[str, Any]:
+    """The :class:`~hetero_models.trainer.Trainer` options of the runs trained here."""
+    check_task_sampling(task_sampling)
+    return {"batch_size": batch_size, "lr": lr, "task_sampling": task_sampling}
 
 
 def _split_list(value: str | None, what: str) -> list[str] | None:
@@ -219,6 +233,7 @@ def overlap_command(
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
+    task_sampling: TaskSamplingOpt = "proportional",
     max_train: MaxTrainOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -238,6 +253,7 @@ def overlap_command(
         raise HeteroError(f"--top: expected a fraction in (0, 1], got {top}")
     if not 0 <= epsilon < 1:
         raise HeteroError(f"--epsilon: expected a value in [0, 1), got {epsilon}")
+    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling)
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     check_objective(the_suite, the_suite.task_names, objective, grad_batch)
     hparams = model_hparams(model, preset, hparam)
@@ -254,7 +270,7 @@ def overlap_command(
             model=model,
             hparams=hparams,
             device=device,
-            trainer_kwargs={"batch_size": batch_size, "lr": lr},
+            trainer_kwargs=trainer_kwargs,
             log=log,
         )
     result = parameter_overlap(
@@ -323,6 +339,7 @@ def interference_command(
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
+    task_sampling: TaskSamplingOpt = "proportional",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
@@ -340,6 +357,7 @@ def interference_command(
         raise HeteroError(f"--part: expected one of {', '.join(PARTS)}, got {part!r}")
     if not 0 <= fraction <= 1:
         raise HeteroError(f"--fraction: expected a fraction in [0, 1], got {fraction}")
+    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling)
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     targets = _split_list(corrupt, "--corrupt")
     _check_tasks(the_suite, targets, "--corrupt")
@@ -361,7 +379,7 @@ def interference_command(
         model=model,
         hparams=hparams,
         device=device,
-        trainer_kwargs={"batch_size": batch_size, "lr": lr},
+        trainer_kwargs=trainer_kwargs,
         resolution=resolution,
         log=_logger(quiet),
     )
@@ -419,6 +437,7 @@ def few_shot_command(
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
+    task_sampling: TaskSamplingOpt = "proportional",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
@@ -434,6 +453,7 @@ def few_shot_command(
     fracs = _floats(fractions, "--fractions")
     if any(not 0 < f <= 1 for f in fracs):
         raise HeteroError(f"--fractions: expected fractions in (0, 1], got {fractions!r}")
+    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling)
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     _check_tasks(the_suite, [target], "--target")
     srcs = _split_list(sources, "--sources")
@@ -456,7 +476,7 @@ def few_shot_command(
         model=model,
         hparams=hparams,
         device=device,
-        trainer_kwargs={"batch_size": batch_size, "lr": lr},
+        trainer_kwargs=trainer_kwargs,
         resolution=resolution,
         log=_logger(quiet),
     )
@@ -500,6 +520,7 @@ def transfer_command(
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
+    task_sampling: TaskSamplingOpt = "proportional",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
@@ -512,6 +533,7 @@ def transfer_command(
     from hetero_models.analysis.heldout import transfer
     from hetero_models.trainer import resolve_device
 
+    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling)
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     tgts = _split_list(targets, "--targets")
     _check_tasks(the_suite, tgts, "--targets")
@@ -534,7 +556,7 @@ def transfer_command(
         model=model,
         hparams=hparams,
         device=device,
-        trainer_kwargs={"batch_size": batch_size, "lr": lr},
+        trainer_kwargs=trainer_kwargs,
         resolution=resolution,
         log=_logger(quiet),
     )
