@@ -83,6 +83,28 @@ def check_task_sampling(value: str) -> None:
         )
 
 
+#: ``--lr-schedule`` of the commands that train a shared model (train, compare, analyze).
+LrScheduleOpt = Annotated[
+    str,
+    typer.Option(
+        "--lr-schedule",
+        metavar="NAME",
+        help="Learning rate over each stage: constant, or cosine (one epoch of linear "
+        "warm-up, then a half cosine down to 0 at the last epoch).",
+    ),
+]
+
+
+def check_lr_schedule(value: str) -> None:
+    """One-line error for a ``--lr-schedule`` value the trainer does not know."""
+    from hetero_models.trainer import LR_SCHEDULES
+
+    if value not in LR_SCHEDULES:
+        raise HeteroError(
+            f"--lr-schedule: expected one of {', '.join(LR_SCHEDULES)}, got {value!r}"
+        )
+
+
 #: ``--data-dir`` of the commands that load a suite (as ``hetero measure --data-dir``).
 DataDirOpt = Annotated[
     Path | None,
@@ -244,6 +266,7 @@ def train_command(
         int, typer.Option("--seed", metavar="SEED", help="Seed of initialisation and batches.")
     ] = 0,
     task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="No per-epoch progress lines.")
     ] = False,
@@ -280,6 +303,7 @@ def train_command(
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
     check_task_sampling(task_sampling)
+    check_lr_schedule(lr_schedule)
     if rank == 0:
         check_output_dir(output, create=False)  # created only when there is something to save
     net, history = train_two_stage(
@@ -297,6 +321,7 @@ def train_command(
         device=dev,
         progress=not quiet,
         task_sampling=task_sampling,
+        lr_schedule=lr_schedule,
     )
     evaluator = Trainer(net, the_suite, device=dev)
     test = evaluator.evaluate("test")
@@ -314,6 +339,7 @@ def train_command(
             "weight_decay": weight_decay,
             "patience": patience,
             "task_sampling": task_sampling,
+            "lr_schedule": lr_schedule,
             "device": str(dev),
             "seed": seed,
             "world_size": world,
@@ -467,6 +493,7 @@ def compare_command(
         typer.Option("--patience", help="Early-stopping patience of every stage.", metavar="N"),
     ] = None,
     task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     device: Annotated[
         str, typer.Option("--device", help="auto, cpu or cuda.", metavar="DEVICE")
     ] = "auto",
@@ -535,6 +562,7 @@ def compare_command(
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
     check_task_sampling(task_sampling)
+    check_lr_schedule(lr_schedule)
     check_output_dir(output, create=True)
     config = CompareConfig(
         model=model,
@@ -546,6 +574,7 @@ def compare_command(
         weight_decay=weight_decay,
         patience=patience,
         task_sampling=task_sampling,
+        lr_schedule=lr_schedule,
     )
     result = compare_plans(
         the_suite,

@@ -38,6 +38,11 @@ from hetero.measure.executors import make_executor
 __all__ = ["CompareConfig", "compare_plans", "suite_key"]
 
 
+#: Fields added to :class:`CompareConfig` after runs were stored, with the value those runs
+#: were trained with.
+_LATER_FIELDS = {"task_sampling": "proportional", "lr_schedule": "constant"}
+
+
 @dataclass
 class CompareConfig:
     """How every candidate is trained (the same for all of them).
@@ -57,8 +62,12 @@ class CompareConfig:
         Early stopping on the validation score in every stage (the best checkpoint is
         restored either way).
     task_sampling : {"proportional", "balanced"}
-        Batches per task and epoch (:class:`~hetero_models.trainer.Trainer`). Enters the
-        keys of stored runs only when not the default, so that earlier results resume.
+        Batches per task and epoch (:class:`~hetero_models.trainer.Trainer`).
+    lr_schedule : {"constant", "cosine"}
+        Learning rate over each stage (:class:`~hetero_models.trainer.Trainer`).
+
+    The last two enter the keys of stored runs only when they differ from what runs
+    stored before they existed used (proportional, constant), so that those resume.
     """
 
     model: str = "highmmt"
@@ -70,6 +79,7 @@ class CompareConfig:
     weight_decay: float = 0.0
     patience: int | None = None
     task_sampling: str = "proportional"
+    lr_schedule: str = "constant"
 
     def trainer_kwargs(self) -> dict[str, Any]:
         return {
@@ -78,14 +88,16 @@ class CompareConfig:
             "weight_decay": self.weight_decay,
             "patience": self.patience,
             "task_sampling": self.task_sampling,
+            "lr_schedule": self.lr_schedule,
         }
 
     def key_fields(self) -> dict[str, Any]:
-        """The fields that identify stored runs: every field, less ``task_sampling`` at its
-        default (it was added later; runs stored before it keep their keys)."""
+        """The fields that identify stored runs: every field, less the fields added later
+        while they hold the value runs stored before them had (those keep their keys)."""
         fields = asdict(self)
-        if fields["task_sampling"] == "proportional":
-            del fields["task_sampling"]
+        for name, before in _LATER_FIELDS.items():
+            if fields[name] == before:
+                del fields[name]
         return fields
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import sys
 import time
@@ -53,6 +54,18 @@ __all__ = [
 KEEP = ("best", "last")
 #: How many batches each task contributes per epoch (:class:`Trainer`'s ``task_sampling``).
 TASK_SAMPLING = ("proportional", "balanced")
+#: Learning rate over the steps of :meth:`Trainer.fit` (:class:`Trainer`'s ``lr_schedule``).
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based) of
+    ``total``: linear warm-up over the first ``warmup`` steps (from ``1 / warmup``), then a
+    half cosine from 1 down to 0 after the last step."""
+    if step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -298,6 +311,10 @@ class Trainer:
         training data, so a small task takes part in few steps. ``"balanced"``: every task
         takes as many batches as the largest, a small task cycling through fresh shuffles
         of its data (its first pass is the proportional one).
+    lr_schedule : {"constant", "cosine"}
+        ``"constant"`` (default): ``lr`` at every step. ``"cosine"``: linear warm-up over
+        the first epoch's steps, then a half cosine down to 0 at the end of ``epochs``
+        (:func:`lr_factor`); early stopping ends it where it is.
 
     Inputs are standardised per channel with train-split statistics held by the model
     (``model.fit_input_stats(suite, tasks)``, called by :meth:`fit` for inputs that have
@@ -336,6 +353,7 @@ class Trainer:
         compile: bool = False,
         bn_calibration: int = 256,
         task_sampling: str = "proportional",
+        lr_schedule: str = "constant",
     ):
         self.model = model
         self.suite = suite
@@ -367,6 +385,11 @@ class Trainer:
                 f"task_sampling: expected one of {', '.join(TASK_SAMPLING)}, got {task_sampling!r}"
             )
         self.task_sampling = task_sampling
+        if lr_schedule not in LR_SCHEDULES:
+            raise HeteroError(
+                f"lr_schedule: expected one of {', '.join(LR_SCHEDULES)}, got {lr_schedule!r}"
+            )
+        self.lr_schedule = lr_schedule
 
     # -------------------------------------------------------------- helpers
     def _tensors(self, name: str) -> _TaskTensors:
@@ -519,11 +542,18 @@ class Trainer:
         keep_best = self.keep == "best"
         best_state = copy.deepcopy(model.state_dict()) if keep_best else None
         stale = 0
+        scheduler = None
         for epoch in range(1, self.epochs + 1):
             start = time.perf_counter()
             model.train()
             batches = self._epoch_batches(self._data, epoch)
             schedule = multitask_schedule({t: len(b) for t, b in batches.items()})
+            if scheduler is None and self.lr_schedule == "cosine":
+                # every epoch has as many steps as the first
+                total, warmup = self.epochs * len(schedule), max(1, len(schedule))
+                scheduler = torch.optim.lr_scheduler.LambdaLR(
+                    optimizer, functools.partial(lr_factor, total=total, warmup=warmup)
+                )
             cursor = dict.fromkeys(batches, 0)
             losses = []
             for present in self._steps(schedule, epoch, show=self.progress and rank == 0):
@@ -541,6 +571,8 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 losses.append(float(loss.detach()))
             self._calibrate(model, epoch)
             if world > 1:  # replicas' BatchNorm statistics drift apart: take rank 0's

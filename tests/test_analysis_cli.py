@@ -193,6 +193,8 @@ def test_few_shot_and_transfer_commands(setup):
             "8",
             "--task-sampling",
             "balanced",
+            "--lr-schedule",
+            "cosine",
             "--device",
             "cpu",
             "-q",
@@ -205,7 +207,12 @@ def test_few_shot_and_transfer_commands(setup):
     assert [g["fraction"] for g in gains] == ["0.5", "1.0"] and gains[0]["n"] == "2"
     (written,) = out.glob("*.json")
     options = json.loads(written.read_text())["config"]["trainer_kwargs"]
-    assert options == {"batch_size": 8, "lr": 8e-4, "task_sampling": "balanced"}
+    assert options == {
+        "batch_size": 8,
+        "lr": 8e-4,
+        "task_sampling": "balanced",
+        "lr_schedule": "cosine",
+    }
     out = root / "transfer"
     res = _invoke(
         [
@@ -291,6 +298,7 @@ def test_overlap_trains_its_own_models_when_given_none(setup, tmp_path):
             ["interference", "{suite}", "--task-sampling", "even"],
             "--task-sampling: expected one of proportional, balanced",
         ),
+        (["overlap", "{suite}", "--lr-schedule", "step"], "--lr-schedule: expected one of"),
         (
             ["few-shot", "{suite}", "--target", "alpha", "--fractions", "0,1"],
             "--fractions: expected fractions in (0, 1]",

@@ -144,23 +144,27 @@ def test_paired_seeds_share_pretraining_and_batches_and_resume(tmp_path):
     assert any("one score" in e for e in events)
 
 
-def test_task_sampling_enters_the_keys_only_when_not_the_default(tmp_path):
+def test_later_fields_enter_the_keys_only_when_they_differ_from_earlier_runs(tmp_path):
     from dataclasses import asdict
 
     from hetero_models.compare import _key, _run_key
 
     cand = Candidate("one", "plan", GOOD)
-    before = {k: v for k, v in asdict(CONFIG).items() if k != "task_sampling"}
-    # runs stored before the field existed keep their keys
+    later = ("task_sampling", "lr_schedule")
+    before = {k: v for k, v in asdict(CONFIG).items() if k not in later}
+    # runs stored before the fields existed keep their keys
     assert _run_key("d", CONFIG, cand, 0) == _key("run", "d", before, cand.spec(), 0)
     balanced = CompareConfig(**{**CONFIG.__dict__, "task_sampling": "balanced"})
-    assert _run_key("d", balanced, cand, 0) != _run_key("d", CONFIG, cand, 0)
+    cosine = CompareConfig(**{**CONFIG.__dict__, "lr_schedule": "cosine"})
+    keys = {_run_key("d", c, cand, 0) for c in (CONFIG, balanced, cosine)}
+    assert len(keys) == 3
     assert balanced.trainer_kwargs()["task_sampling"] == "balanced"
+    assert cosine.trainer_kwargs()["lr_schedule"] == "cosine"
     events: list[str] = []
-    for config in (CONFIG, balanced):
+    for config in (CONFIG, balanced, cosine):
         compare_plans(SUITE, [cand], seeds=1, config=config, store=tmp_path, device="cpu",
                       on_event=events.append)  # fmt: skip
-    assert sum("pre-trained" in e for e in events) == 2  # not reused across samplings
+    assert sum("pre-trained" in e for e in events) == 3  # not reused across settings
 
 
 def test_share_none_trains_independent_models():

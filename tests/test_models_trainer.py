@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from hetero_models.trainer import (
     Trainer,
     compute_metrics,
     few_shot_weights,
+    lr_factor,
     multitask_schedule,
     train_two_stage,
 )
@@ -157,6 +159,38 @@ def test_balanced_task_sampling_gives_every_task_as_many_batches_as_the_largest(
             assert sorted(seen.tolist()) == list(range(n))
     with pytest.raises(HeteroError, match="task_sampling: expected one of proportional, balanced"):
         Trainer(net, SUITE, task_sampling="uniform")
+
+
+def test_lr_factor_warms_up_linearly_then_decays_by_half_cosine():
+    values = [lr_factor(k, 10, 4) for k in range(10)]
+    assert values[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert values[4] == 1.0 and values[7] == pytest.approx(0.5)  # the cosine's midpoint
+    assert all(a > b for a, b in itertools.pairwise(values[4:]))
+    assert 0 < values[-1] < 0.1 and lr_factor(10, 10, 4) == pytest.approx(0.0)
+
+
+def test_cosine_lr_schedule_sets_every_steps_learning_rate(monkeypatch):
+    seen = []
+    step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    net = create_model("highmmt", SUITE, **TINY)
+    trainer = Trainer(net, SUITE, epochs=3, lr=0.01, batch_size=8, lr_schedule="cosine")
+    data = {t: trainer._tensors(t) for t in trainer.tasks}
+    batches = trainer._epoch_batches(data, 1)
+    per_epoch = len(multitask_schedule({t: len(b) for t, b in batches.items()}))
+    trainer.fit()
+    total = 3 * per_epoch
+    assert seen == pytest.approx([0.01 * lr_factor(k, total, per_epoch) for k in range(total)])
+    seen.clear()
+    Trainer(net, SUITE, epochs=2, lr=0.01, batch_size=8).fit()
+    assert seen == [0.01] * (2 * per_epoch)  # the default is constant
+    with pytest.raises(HeteroError, match="lr_schedule: expected one of constant, cosine"):
+        Trainer(net, SUITE, lr_schedule="linear")
 
 
 def test_two_stage_keep_last_applies_to_both_stages():
@@ -399,7 +433,7 @@ def test_cli_train_prints_the_test_metrics(tmp_path):
         assert any(line.startswith(f"test {task}: ") for line in res.output.splitlines())
 
 
-def test_cli_train_task_sampling_is_recorded_and_checked_first(tmp_path):
+def test_cli_train_sampling_and_schedule_are_recorded_and_checked_first(tmp_path):
     from typer.testing import CliRunner
 
     from hetero.cli.main import app
@@ -414,6 +448,23 @@ def test_cli_train_task_sampling_is_recorded_and_checked_first(tmp_path):
     assert "--task-sampling: expected one of proportional, balanced, got 'even'" in bad.output
     assert not (tmp_path / "x").exists()
     res = CliRunner().invoke(app, [*args, "--task-sampling", "balanced", "-o", str(tmp_path / "o")])
+    bad = CliRunner().invoke(app, [*args, "--lr-schedule", "step", "-o", str(tmp_path / "y")])
+    assert bad.exit_code == 2
+    assert "--lr-schedule: expected one of constant, cosine, got 'step'" in bad.output
+    assert not (tmp_path / "y").exists()
+    res = CliRunner().invoke(
+        app,
+        [
+            *args,
+            "--task-sampling",
+            "balanced",
+            "--lr-schedule",
+            "cosine",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     prov = json.loads((tmp_path / "o" / "metrics.json").read_text())["provenance"]
     assert prov["config"]["task_sampling"] == "balanced"
+    assert prov["config"]["lr_schedule"] == "cosine"

@@ -21,8 +21,10 @@ from hetero.errors import HeteroError
 from hetero_models.cli import (
     DataDirOpt,
     HparamOpt,
+    LrScheduleOpt,
     PresetOpt,
     TaskSamplingOpt,
+    check_lr_schedule,
     check_model,
     check_task_sampling,
     model_hparams,
@@ -99,10 +101,18 @@ ResolutionOpt = Annotated[
 ]
 
 
-def _trainer_kwargs(batch_size: int, lr: float, task_sampling: str) -> dict[str, Any]:
+def _trainer_kwargs(
+    batch_size: int, lr: float, task_sampling: str, lr_schedule: str
+) -> dict[str, Any]:
     """The :class:`~hetero_models.trainer.Trainer` options of the runs trained here."""
     check_task_sampling(task_sampling)
-    return {"batch_size": batch_size, "lr": lr, "task_sampling": task_sampling}
+    check_lr_schedule(lr_schedule)
+    return {
+        "batch_size": batch_size,
+        "lr": lr,
+        "task_sampling": task_sampling,
+        "lr_schedule": lr_schedule,
+    }
 
 
 def _split_list(value: str | None, what: str) -> list[str] | None:
@@ -234,6 +244,7 @@ def overlap_command(
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
     task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     max_train: MaxTrainOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -253,7 +264,7 @@ def overlap_command(
         raise HeteroError(f"--top: expected a fraction in (0, 1], got {top}")
     if not 0 <= epsilon < 1:
         raise HeteroError(f"--epsilon: expected a value in [0, 1), got {epsilon}")
-    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling)
+    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling, lr_schedule)
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     check_objective(the_suite, the_suite.task_names, objective, grad_batch)
     hparams = model_hparams(model, preset, hparam)
@@ -340,6 +351,7 @@ def interference_command(
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
     task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
@@ -357,7 +369,7 @@ def interference_command(
         raise HeteroError(f"--part: expected one of {', '.join(PARTS)}, got {part!r}")
     if not 0 <= fraction <= 1:
         raise HeteroError(f"--fraction: expected a fraction in [0, 1], got {fraction}")
-    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling)
+    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling, lr_schedule)
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     targets = _split_list(corrupt, "--corrupt")
     _check_tasks(the_suite, targets, "--corrupt")
@@ -438,6 +450,7 @@ def few_shot_command(
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
     task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
@@ -453,7 +466,7 @@ def few_shot_command(
     fracs = _floats(fractions, "--fractions")
     if any(not 0 < f <= 1 for f in fracs):
         raise HeteroError(f"--fractions: expected fractions in (0, 1], got {fractions!r}")
-    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling)
+    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling, lr_schedule)
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     _check_tasks(the_suite, [target], "--target")
     srcs = _split_list(sources, "--sources")
@@ -521,6 +534,7 @@ def transfer_command(
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
     task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
@@ -533,7 +547,7 @@ def transfer_command(
     from hetero_models.analysis.heldout import transfer
     from hetero_models.trainer import resolve_device
 
-    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling)
+    trainer_kwargs = _trainer_kwargs(batch_size, lr, task_sampling, lr_schedule)
     the_suite = _setup(suite, output, trust_pickle, max_train, data_dir)
     tgts = _split_list(targets, "--targets")
     _check_tasks(the_suite, tgts, "--targets")
