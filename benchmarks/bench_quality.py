@@ -29,12 +29,14 @@ Usage::
     python benchmarks/bench_quality.py [--suite mini] [--suite full] [--seeds 3]
         [--epochs 10] [--preset large] [--quick] [--json out.json] [--threads N]
         [--parts tasks,units] [--data-dir DIR] [--plan SUITE=PLAN] [--jobs N]
+        [--task-sampling proportional|balanced] [--lr-schedule constant|cosine]
 
 ``--jobs N`` runs the cells (one column of one seed, or one unit's probe at one seed) in N
 processes with one torch thread each (``--threads`` to change); given the same threads per
 cell the numbers do not depend on N. The plan column trains twice the epochs of share-all
 (pre-training plus fine-tuning, as ``hetero train`` does with and without a plan): the two
-are not matched in budget.
+are not matched in budget. ``--task-sampling`` and ``--lr-schedule`` train the HighMMT
+columns with other than the trainer's defaults (recorded in the settings either way).
 
 Without ``--suite`` it runs ``mini``, and ``full`` as well when ``../shared/data`` (or
 ``--data-dir``) holds its local datasets. ``--quick``: ``mini`` only, 3 seeds, the ``small``
@@ -44,6 +46,7 @@ preset for 3 epochs, probes capped at 8 epochs, 100 trees.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -159,10 +162,12 @@ def sklearn_scores(task, modalities, seed: int, trees: int, only: str | None = N
 # ---------------------------------------------------------------------------- HighMMT
 
 
-def highmmt_scores(suite, seed: int, epochs: int, preset: str, plan=None) -> dict:
+def highmmt_scores(
+    suite, seed: int, epochs: int, preset: str, plan=None, trainer: dict | None = None
+) -> dict:
     """One HighMMT on all tasks, as ``hetero train`` trains it: share-all (no plan: the
     pre-training alone) or ``epochs`` of pre-training then ``epochs`` of fine-tuning with
-    ``plan``; returns {task: test metric}."""
+    ``plan``; ``trainer``: more :class:`Trainer` options; returns {task: test metric}."""
     from hetero_models.trainer import Trainer, train_two_stage
 
     net, _ = train_two_stage(
@@ -173,18 +178,22 @@ def highmmt_scores(suite, seed: int, epochs: int, preset: str, plan=None) -> dic
         finetune_epochs=epochs,
         seed=seed,
         device="cpu",
+        **(trainer or {}),
     )
     test = Trainer(net, suite, device="cpu").evaluate("test")
     return {t.name: test[t.name][t.metric] for t in suite.tasks}
 
 
-def share_none_scores(suite, seed: int, epochs: int, preset: str) -> dict:
+def share_none_scores(
+    suite, seed: int, epochs: int, preset: str, trainer: dict | None = None
+) -> dict:
     """Share-none: an independent HighMMT per task."""
     from hetero.suite import Suite
 
     out = {}
     for task in suite.tasks:
-        out.update(highmmt_scores(Suite([task], name=task.name), seed, epochs, preset))
+        single = Suite([task], name=task.name)
+        out.update(highmmt_scores(single, seed, epochs, preset, trainer=trainer))
     return out
 
 
@@ -235,13 +244,14 @@ def _job(job: tuple, settings: dict) -> tuple[tuple, dict, float]:
             for task in suite.tasks:
                 out[task.name] = sklearn_scores(task, task.modality_names, seed, trees)
         else:
+            trainer = settings["trainer"]
             if column == "HighMMT share-none":
-                scores = share_none_scores(suite, seed, epochs, preset)
+                scores = share_none_scores(suite, seed, epochs, preset, trainer)
             else:
                 from hetero.plan import read_plan
 
                 plan = read_plan(settings["plan"]) if column == "HighMMT plan" else None
-                scores = highmmt_scores(suite, seed, epochs, preset, plan)
+                scores = highmmt_scores(suite, seed, epochs, preset, plan, trainer)
             out = {task: {column: v} for task, v in scores.items()}
     else:
         _, task_name, label, seed = job
@@ -269,6 +279,7 @@ def run_suite(name: str, args, log) -> dict:
         "probe_epochs": args.probe_epochs,
         "threads": args.threads or (1 if args.jobs > 1 else None),
         "plan": str(plan) if plan else None,
+        "trainer": args.trainer,
     }
     seeds = list(range(args.seeds))
     jobs: list[tuple] = []
@@ -399,6 +410,21 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SUITE=PLAN",
         help="plan of the 'HighMMT plan' column (default: the committed measured plans)",
     )
+    from hetero_models.trainer import LR_SCHEDULES, TASK_SAMPLING, Trainer
+
+    defaults = inspect.signature(Trainer).parameters
+    ap.add_argument(
+        "--task-sampling",
+        choices=TASK_SAMPLING,
+        default=defaults["task_sampling"].default,
+        help="HighMMT columns: batches per task and epoch (default: the trainer's)",
+    )
+    ap.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=defaults["lr_schedule"].default,
+        help="HighMMT columns: learning rate over each stage (default: the trainer's)",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="cells run in parallel processes")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -424,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     if unused:
         ap.error(f"--plan for {', '.join(unused)}: not among the suites run ({args.suite})")
     args.parts = set(args.parts.split(","))
+    args.trainer = {"task_sampling": args.task_sampling, "lr_schedule": args.lr_schedule}
     import torch
 
     if args.threads:
@@ -446,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": args.threads or (1 if args.jobs > 1 else torch.get_num_threads()),
             "jobs": args.jobs,
             "malloc": malloc,
+            **args.trainer,
         }
         results.append(res)
         print(markdown(res))
