@@ -445,12 +445,17 @@ def cap_train(suite: Any, max_train: int | None, seed: int = 0) -> Any:
     return _cap_train(suite, max_train, seed, sampling="uniform")
 
 
+#: The trainer's defaults before experiment 14 changed them: the experiments whose results
+#: are committed ran with these, and keep running with them.
+TRAINER_BEFORE_EXP14 = {"task_sampling": "proportional", "lr_schedule": "constant"}
+
+
 def train(net: Any, suite: Any, *, epochs: int, seed: int, args: Any, tasks=None,
           stage: str = "train") -> Any:  # fmt: skip
     from hetero_models.trainer import Trainer
 
     tr = Trainer(net, suite, tasks=tasks, epochs=epochs, lr=args.lr, batch_size=args.batch_size,
-                 device=args.device, seed=seed, stage=stage)  # fmt: skip
+                 device=args.device, seed=seed, stage=stage, **TRAINER_BEFORE_EXP14)  # fmt: skip
     if epochs > 0:
         tr.fit()
     return tr

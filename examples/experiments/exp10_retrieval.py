@@ -90,6 +90,7 @@ def run_one(job: tuple[str, int, dict[str, Any]]) -> tuple[dict[str, Any], list[
         eval_weights={t: float(t == RETRIEVAL) for t in suite.task_names},
         device="cpu",
         seed=seed,
+        **C.TRAINER_BEFORE_EXP14,
     ).fit()
     test = trainer.evaluate("test")
     row: dict[str, Any] = {"arm": arm, "seed": seed, "best_epoch": trainer.best_epoch_}

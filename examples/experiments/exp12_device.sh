@@ -53,6 +53,7 @@ for k in 3 4 5 7 8 9; do plans+=(--plan "k$k=$P/plan_k$k.json"); done
 [ -n "${QUICK:-}" ] && plans=(--plan "k6=$E/data/exp8_mini_plan.json")
 hetero compare "$SUITE" "${plans[@]}" --share-all --share-none --ablations --random 5 \
   --seeds "$SEEDS" --preset small $EPOCHS --batch-size 32 --lr 8e-4 \
+  --task-sampling proportional --lr-schedule constant \
   --device "$DEV" --workers "$WORKERS" -o "$RES/exp12" >"$RES/exp12.log" 2>&1 &
 cmp=$!
 

@@ -17,7 +17,7 @@ for seed in $SEEDS; do
     [ -f "$out/metrics.json" ] && continue  # resume
     start=$(date +%s)
     "$HETERO" train "$SUITE" -o "$out" -q --seed "$seed" --task-sampling "$mode" \
-      --hparam cpu_amp=true
+      --lr-schedule constant --hparam cpu_amp=true
     echo $(($(date +%s) - start)) > "$out.seconds"
   done
 done

@@ -76,7 +76,11 @@ def run_job(args, names) -> dict[str, float]:
         "model": "highmmt",
         "hparams": C.model_hparams(args),
         "device": args.device,
-        "trainer_kwargs": {"batch_size": args.batch_size, "lr": args.lr},
+        "trainer_kwargs": {
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            **C.TRAINER_BEFORE_EXP14,
+        },
     }
     seeds = list(range(args.seeds))
     timings = {}
