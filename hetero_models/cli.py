@@ -265,8 +265,8 @@ def train_command(
     seed: Annotated[
         int, typer.Option("--seed", metavar="SEED", help="Seed of initialisation and batches.")
     ] = 0,
-    task_sampling: TaskSamplingOpt = "proportional",
-    lr_schedule: LrScheduleOpt = "constant",
+    task_sampling: TaskSamplingOpt = "balanced",
+    lr_schedule: LrScheduleOpt = "cosine",
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="No per-epoch progress lines.")
     ] = False,
@@ -492,8 +492,8 @@ def compare_command(
         int | None,
         typer.Option("--patience", help="Early-stopping patience of every stage.", metavar="N"),
     ] = None,
-    task_sampling: TaskSamplingOpt = "proportional",
-    lr_schedule: LrScheduleOpt = "constant",
+    task_sampling: TaskSamplingOpt = "balanced",
+    lr_schedule: LrScheduleOpt = "cosine",
     device: Annotated[
         str, typer.Option("--device", help="auto, cpu or cuda.", metavar="DEVICE")
     ] = "auto",

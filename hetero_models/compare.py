@@ -78,8 +78,8 @@ class CompareConfig:
     lr: float = 8e-4
     weight_decay: float = 0.0
     patience: int | None = None
-    task_sampling: str = "proportional"
-    lr_schedule: str = "constant"
+    task_sampling: str = "balanced"
+    lr_schedule: str = "cosine"
 
     def trainer_kwargs(self) -> dict[str, Any]:
         return {

@@ -306,15 +306,18 @@ class Trainer:
         After every epoch, before validation, recompute the BatchNorm running statistics
         from this many training samples per task (a seeded subsample) under the epoch's
         final weights (:func:`recalibrate_batchnorm`); 0 keeps the running averages.
-    task_sampling : {"proportional", "balanced"}
-        Batches per task and epoch. ``"proportional"`` (default): one pass over each task's
-        training data, so a small task takes part in few steps. ``"balanced"``: every task
-        takes as many batches as the largest, a small task cycling through fresh shuffles
-        of its data (its first pass is the proportional one).
-    lr_schedule : {"constant", "cosine"}
-        ``"constant"`` (default): ``lr`` at every step. ``"cosine"``: linear warm-up over
-        the first epoch's steps, then a half cosine down to 0 at the end of ``epochs``
-        (:func:`lr_factor`); early stopping ends it where it is.
+    task_sampling : {"balanced", "proportional"}
+        Batches per task and epoch. ``"balanced"`` (default): every task takes as many
+        batches as the largest, a small task cycling through fresh shuffles of its data
+        (its first pass is the proportional one). ``"proportional"``: one pass over each
+        task's training data, so a small task takes part in few steps.
+    lr_schedule : {"cosine", "constant"}
+        ``"cosine"`` (default): linear warm-up over the first epoch's steps, then a half
+        cosine down to 0 at the end of ``epochs`` (:func:`lr_factor`); early stopping ends
+        it where it is. ``"constant"``: ``lr`` at every step.
+
+    The two defaults were ``"proportional"`` and ``"constant"`` until experiment 14
+    (``docs/results.md``) found the pair better on ``mini`` and ``full``.
 
     Inputs are standardised per channel with train-split statistics held by the model
     (``model.fit_input_stats(suite, tasks)``, called by :meth:`fit` for inputs that have
@@ -352,8 +355,8 @@ class Trainer:
         stage: str = "train",
         compile: bool = False,
         bn_calibration: int = 256,
-        task_sampling: str = "proportional",
-        lr_schedule: str = "constant",
+        task_sampling: str = "balanced",
+        lr_schedule: str = "cosine",
     ):
         self.model = model
         self.suite = suite

@@ -192,9 +192,9 @@ def test_few_shot_and_transfer_commands(setup):
             "--batch-size",
             "8",
             "--task-sampling",
-            "balanced",
+            "proportional",
             "--lr-schedule",
-            "cosine",
+            "constant",
             "--device",
             "cpu",
             "-q",
@@ -210,8 +210,8 @@ def test_few_shot_and_transfer_commands(setup):
     assert options == {
         "batch_size": 8,
         "lr": 8e-4,
-        "task_sampling": "balanced",
-        "lr_schedule": "cosine",
+        "task_sampling": "proportional",
+        "lr_schedule": "constant",
     }
     out = root / "transfer"
     res = _invoke(

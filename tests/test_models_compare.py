@@ -150,18 +150,20 @@ def test_later_fields_enter_the_keys_only_when_they_differ_from_earlier_runs(tmp
     from hetero_models.compare import _key, _run_key
 
     cand = Candidate("one", "plan", GOOD)
-    later = ("task_sampling", "lr_schedule")
+    later = {"task_sampling": "proportional", "lr_schedule": "constant"}
+    old = CompareConfig(**{**CONFIG.__dict__, **later})  # the settings before the fields
     before = {k: v for k, v in asdict(CONFIG).items() if k not in later}
     # runs stored before the fields existed keep their keys
-    assert _run_key("d", CONFIG, cand, 0) == _key("run", "d", before, cand.spec(), 0)
-    balanced = CompareConfig(**{**CONFIG.__dict__, "task_sampling": "balanced"})
-    cosine = CompareConfig(**{**CONFIG.__dict__, "lr_schedule": "cosine"})
-    keys = {_run_key("d", c, cand, 0) for c in (CONFIG, balanced, cosine)}
-    assert len(keys) == 3
+    assert _run_key("d", old, cand, 0) == _key("run", "d", before, cand.spec(), 0)
+    balanced = CompareConfig(**{**old.__dict__, "task_sampling": "balanced"})
+    cosine = CompareConfig(**{**old.__dict__, "lr_schedule": "cosine"})
+    assert (CONFIG.task_sampling, CONFIG.lr_schedule) == ("balanced", "cosine")  # defaults
+    keys = {_run_key("d", c, cand, 0) for c in (old, balanced, cosine, CONFIG)}
+    assert len(keys) == 4
     assert balanced.trainer_kwargs()["task_sampling"] == "balanced"
     assert cosine.trainer_kwargs()["lr_schedule"] == "cosine"
     events: list[str] = []
-    for config in (CONFIG, balanced, cosine):
+    for config in (old, balanced, cosine):
         compare_plans(SUITE, [cand], seeds=1, config=config, store=tmp_path, device="cpu",
                       on_event=events.append)  # fmt: skip
     assert sum("pre-trained" in e for e in events) == 3  # not reused across settings

@@ -142,8 +142,8 @@ def test_keep_rejects_unknown_values():
 def test_balanced_task_sampling_gives_every_task_as_many_batches_as_the_largest():
     net = create_model("highmmt", SUITE, **TINY)
     sizes = {"alpha": 4, "beta": 8, "gamma": 16}  # different batch counts per task
-    prop = Trainer(net, SUITE, batch_size=sizes, seed=3)
-    bal = Trainer(net, SUITE, batch_size=sizes, seed=3, task_sampling="balanced")
+    prop = Trainer(net, SUITE, batch_size=sizes, seed=3, task_sampling="proportional")
+    bal = Trainer(net, SUITE, batch_size=sizes, seed=3)  # the default
     data = {t: prop._tensors(t) for t in prop.tasks}
     a, b = prop._epoch_batches(data, 1), bal._epoch_batches(data, 1)
     longest = max(len(v) for v in a.values())
@@ -179,7 +179,7 @@ def test_cosine_lr_schedule_sets_every_steps_learning_rate(monkeypatch):
 
     monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
     net = create_model("highmmt", SUITE, **TINY)
-    trainer = Trainer(net, SUITE, epochs=3, lr=0.01, batch_size=8, lr_schedule="cosine")
+    trainer = Trainer(net, SUITE, epochs=3, lr=0.01, batch_size=8)  # cosine: the default
     data = {t: trainer._tensors(t) for t in trainer.tasks}
     batches = trainer._epoch_batches(data, 1)
     per_epoch = len(multitask_schedule({t: len(b) for t, b in batches.items()}))
@@ -187,8 +187,8 @@ def test_cosine_lr_schedule_sets_every_steps_learning_rate(monkeypatch):
     total = 3 * per_epoch
     assert seen == pytest.approx([0.01 * lr_factor(k, total, per_epoch) for k in range(total)])
     seen.clear()
-    Trainer(net, SUITE, epochs=2, lr=0.01, batch_size=8).fit()
-    assert seen == [0.01] * (2 * per_epoch)  # the default is constant
+    Trainer(net, SUITE, epochs=2, lr=0.01, batch_size=8, lr_schedule="constant").fit()
+    assert seen == [0.01] * (2 * per_epoch)
     with pytest.raises(HeteroError, match="lr_schedule: expected one of constant, cosine"):
         Trainer(net, SUITE, lr_schedule="linear")
 
@@ -447,7 +447,6 @@ def test_cli_train_sampling_and_schedule_are_recorded_and_checked_first(tmp_path
     assert bad.exit_code == 2
     assert "--task-sampling: expected one of proportional, balanced, got 'even'" in bad.output
     assert not (tmp_path / "x").exists()
-    res = CliRunner().invoke(app, [*args, "--task-sampling", "balanced", "-o", str(tmp_path / "o")])
     bad = CliRunner().invoke(app, [*args, "--lr-schedule", "step", "-o", str(tmp_path / "y")])
     assert bad.exit_code == 2
     assert "--lr-schedule: expected one of constant, cosine, got 'step'" in bad.output
@@ -457,14 +456,14 @@ def test_cli_train_sampling_and_schedule_are_recorded_and_checked_first(tmp_path
         [
             *args,
             "--task-sampling",
-            "balanced",
+            "proportional",
             "--lr-schedule",
-            "cosine",
+            "constant",
             "-o",
             str(tmp_path / "o"),
         ],
     )
     assert res.exit_code == 0, res.output
     prov = json.loads((tmp_path / "o" / "metrics.json").read_text())["provenance"]
-    assert prov["config"]["task_sampling"] == "balanced"
-    assert prov["config"]["lr_schedule"] == "cosine"
+    assert prov["config"]["task_sampling"] == "proportional"  # not the defaults
+    assert prov["config"]["lr_schedule"] == "constant"
