@@ -73,36 +73,30 @@ TaskSamplingOpt = Annotated[
 ]
 
 
-def check_task_sampling(value: str) -> None:
-    """One-line error for a ``--task-sampling`` value the trainer does not know."""
-    from hetero_models.trainer import TASK_SAMPLING
-
-    if value not in TASK_SAMPLING:
-        raise HeteroError(
-            f"--task-sampling: expected one of {', '.join(TASK_SAMPLING)}, got {value!r}"
-        )
-
-
 #: ``--lr-schedule`` of the commands that train a shared model (train, compare, analyze).
 LrScheduleOpt = Annotated[
     str,
     typer.Option(
         "--lr-schedule",
         metavar="NAME",
-        help="Learning rate over each stage: constant, or cosine (one epoch of linear "
-        "warm-up, then a half cosine down to 0 at the last epoch).",
+        help="Learning rate over each stage: constant, or cosine (linear warm-up over one "
+        "epoch, or a tenth of the steps below 10 epochs, then a half cosine down to 0 at "
+        "the last epoch).",
     ),
 ]
 
 
-def check_lr_schedule(value: str) -> None:
-    """One-line error for a ``--lr-schedule`` value the trainer does not know."""
-    from hetero_models.trainer import LR_SCHEDULES
+def check_training_options(task_sampling: str, lr_schedule: str) -> None:
+    """One-line error for a ``--task-sampling`` or ``--lr-schedule`` value the trainer does
+    not know."""
+    from hetero_models.trainer import LR_SCHEDULES, TASK_SAMPLING
 
-    if value not in LR_SCHEDULES:
-        raise HeteroError(
-            f"--lr-schedule: expected one of {', '.join(LR_SCHEDULES)}, got {value!r}"
-        )
+    for option, value, valid in (
+        ("--task-sampling", task_sampling, TASK_SAMPLING),
+        ("--lr-schedule", lr_schedule, LR_SCHEDULES),
+    ):
+        if value not in valid:
+            raise HeteroError(f"{option}: expected one of {', '.join(valid)}, got {value!r}")
 
 
 #: ``--data-dir`` of the commands that load a suite (as ``hetero measure --data-dir``).
@@ -302,8 +296,7 @@ def train_command(
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
-    check_task_sampling(task_sampling)
-    check_lr_schedule(lr_schedule)
+    check_training_options(task_sampling, lr_schedule)
     if rank == 0:
         check_output_dir(output, create=False)  # created only when there is something to save
     net, history = train_two_stage(
@@ -561,8 +554,7 @@ def compare_command(
         )
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
-    check_task_sampling(task_sampling)
-    check_lr_schedule(lr_schedule)
+    check_training_options(task_sampling, lr_schedule)
     check_output_dir(output, create=True)
     config = CompareConfig(
         model=model,

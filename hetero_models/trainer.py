@@ -37,11 +37,13 @@ from hetero.scoring import task_metrics
 
 __all__ = [
     "KEEP",
+    "LR_SCHEDULES",
     "TASK_SAMPLING",
     "Trainer",
     "compute_metrics",
     "few_shot_weights",
     "info_nce",
+    "lr_factor",
     "multitask_schedule",
     "recalibrate_batchnorm",
     "resolve_device",
@@ -312,9 +314,12 @@ class Trainer:
         (its first pass is the proportional one). ``"proportional"``: one pass over each
         task's training data, so a small task takes part in few steps.
     lr_schedule : {"cosine", "constant"}
-        ``"cosine"`` (default): linear warm-up over the first epoch's steps, then a half
-        cosine down to 0 at the end of ``epochs`` (:func:`lr_factor`); early stopping ends
-        it where it is. ``"constant"``: ``lr`` at every step.
+        ``"cosine"`` (default): linear warm-up over the first epoch's steps (over the first
+        tenth of all steps when ``epochs`` < 10), then a half cosine down to 0 at the end
+        of ``epochs`` (:func:`lr_factor`); early stopping ends it where it is. Each
+        :class:`Trainer` runs its own schedule, so the two stages of
+        :func:`train_two_stage` each warm up and decay. ``"constant"``: ``lr`` at every
+        step.
 
     The two defaults were ``"proportional"`` and ``"constant"`` until experiment 14
     (``docs/results.md``) found the pair better on ``mini`` and ``full``.
@@ -552,8 +557,10 @@ class Trainer:
             batches = self._epoch_batches(self._data, epoch)
             schedule = multitask_schedule({t: len(b) for t, b in batches.items()})
             if scheduler is None and self.lr_schedule == "cosine":
-                # every epoch has as many steps as the first
-                total, warmup = self.epochs * len(schedule), max(1, len(schedule))
+                # every epoch has as many steps as the first; the warm-up is one epoch, or
+                # a tenth of all steps when there are fewer than 10 epochs
+                total = self.epochs * len(schedule)
+                warmup = max(1, min(len(schedule), total // 10))
                 scheduler = torch.optim.lr_scheduler.LambdaLR(
                     optimizer, functools.partial(lr_factor, total=total, warmup=warmup)
                 )

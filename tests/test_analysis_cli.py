@@ -192,9 +192,9 @@ def test_few_shot_and_transfer_commands(setup):
             "--batch-size",
             "8",
             "--task-sampling",
-            "proportional",
+            "balanced",
             "--lr-schedule",
-            "constant",
+            "cosine",
             "--device",
             "cpu",
             "-q",
@@ -210,8 +210,8 @@ def test_few_shot_and_transfer_commands(setup):
     assert options == {
         "batch_size": 8,
         "lr": 8e-4,
-        "task_sampling": "proportional",
-        "lr_schedule": "constant",
+        "task_sampling": "balanced",  # not the analyses' defaults
+        "lr_schedule": "cosine",
     }
     out = root / "transfer"
     res = _invoke(

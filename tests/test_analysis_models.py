@@ -23,7 +23,12 @@ from hetero_models.analysis import (  # noqa: E402
     read_result,
     transfer,
 )
-from hetero_models.analysis.common import TrainedModel, arm_of, train_models  # noqa: E402
+from hetero_models.analysis.common import (  # noqa: E402
+    TrainedModel,
+    arm_of,
+    fit,
+    train_models,
+)
 from hetero_models.grouping import GroupedBlock, GroupedModel  # noqa: E402
 from tests.test_models_helpers import TINY, make_suite  # noqa: E402
 
@@ -124,7 +129,8 @@ def test_train_models_pairs_the_arms_by_seed(models):
     assert [(m.arm, m.seed) for m in models] == [("share-all", 0), ("grouped", 0)]
     from hetero_models.trainer import train_two_stage
 
-    # the grouped arm is exactly what train_two_stage trains with the plan
+    # the grouped arm is exactly what train_two_stage trains with the plan (and the
+    # analyses' trainer defaults)
     net, _ = train_two_stage(
         SUITE,
         PLAN,
@@ -136,6 +142,8 @@ def test_train_models_pairs_the_arms_by_seed(models):
         device="cpu",
         batch_size=8,
         lr=3e-3,
+        task_sampling="proportional",
+        lr_schedule="constant",
     )
     for (k, a), b in zip(
         net.state_dict().items(), models[1].model.state_dict().values(), strict=True
@@ -261,3 +269,13 @@ def test_plain_models_and_trained_models_are_accepted(models):
     )
     assert [r["overlap"] for r in one.rows] == [r["overlap"] for r in two.rows]
     assert {r["seed"] for r in two.rows} == {7}
+
+
+def test_analyses_train_with_the_earlier_trainer_defaults_unless_told():
+    from hetero_models import create_model
+
+    net = create_model("highmmt", SUITE, **TINY)
+    plain = fit(net, SUITE, epochs=0, seed=0, device="cpu")
+    assert (plain.task_sampling, plain.lr_schedule) == ("proportional", "constant")
+    told = fit(net, SUITE, epochs=0, seed=0, device="cpu", trainer_kwargs={"lr_schedule": "cosine"})
+    assert (told.task_sampling, told.lr_schedule) == ("proportional", "cosine")

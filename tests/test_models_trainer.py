@@ -185,7 +185,11 @@ def test_cosine_lr_schedule_sets_every_steps_learning_rate(monkeypatch):
     per_epoch = len(multitask_schedule({t: len(b) for t, b in batches.items()}))
     trainer.fit()
     total = 3 * per_epoch
-    assert seen == pytest.approx([0.01 * lr_factor(k, total, per_epoch) for k in range(total)])
+    warmup = max(1, total // 10)  # below 10 epochs: a tenth of the steps
+    assert seen == pytest.approx([0.01 * lr_factor(k, total, warmup) for k in range(total)])
+    seen.clear()
+    Trainer(net, SUITE, epochs=1, lr=0.01, batch_size=8).fit()  # one epoch: warm-up, decay
+    assert max(seen) == pytest.approx(0.01) and seen[-1] < 0.6 * max(seen)
     seen.clear()
     Trainer(net, SUITE, epochs=2, lr=0.01, batch_size=8, lr_schedule="constant").fit()
     assert seen == [0.01] * (2 * per_epoch)

@@ -24,9 +24,8 @@ from hetero_models.cli import (
     LrScheduleOpt,
     PresetOpt,
     TaskSamplingOpt,
-    check_lr_schedule,
     check_model,
-    check_task_sampling,
+    check_training_options,
     model_hparams,
 )
 
@@ -105,8 +104,7 @@ def _trainer_kwargs(
     batch_size: int, lr: float, task_sampling: str, lr_schedule: str
 ) -> dict[str, Any]:
     """The :class:`~hetero_models.trainer.Trainer` options of the runs trained here."""
-    check_task_sampling(task_sampling)
-    check_lr_schedule(lr_schedule)
+    check_training_options(task_sampling, lr_schedule)
     return {
         "batch_size": batch_size,
         "lr": lr,
@@ -243,8 +241,8 @@ def overlap_command(
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
-    task_sampling: TaskSamplingOpt = "balanced",
-    lr_schedule: LrScheduleOpt = "cosine",
+    task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     max_train: MaxTrainOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -350,8 +348,8 @@ def interference_command(
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
-    task_sampling: TaskSamplingOpt = "balanced",
-    lr_schedule: LrScheduleOpt = "cosine",
+    task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
@@ -449,8 +447,8 @@ def few_shot_command(
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
-    task_sampling: TaskSamplingOpt = "balanced",
-    lr_schedule: LrScheduleOpt = "cosine",
+    task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",
@@ -533,8 +531,8 @@ def transfer_command(
     model: ModelOpt = "highmmt",
     batch_size: BatchOpt = 32,
     lr: LrOpt = 8e-4,
-    task_sampling: TaskSamplingOpt = "balanced",
-    lr_schedule: LrScheduleOpt = "cosine",
+    task_sampling: TaskSamplingOpt = "proportional",
+    lr_schedule: LrScheduleOpt = "constant",
     max_train: MaxTrainOpt = None,
     resolution: ResolutionOpt = 0.02,
     device: DeviceOpt = "auto",

@@ -26,6 +26,7 @@ from hetero.report.analysis import ARMS, AnalysisResult, fmt_interval, read_resu
 __all__ = [
     "ARMS",
     "CAP_SAMPLING",
+    "TRAINER_DEFAULTS",
     "AnalysisResult",
     "TrainedModel",
     "arm_of",
@@ -41,6 +42,7 @@ __all__ = [
     "subsample_train",
     "summarise",
     "train_models",
+    "trainer_options",
     "verdict",
 ]
 
@@ -473,6 +475,21 @@ def new_model(suite: Any, seed: int, model: str = "highmmt", hparams: Mapping | 
         return create_model(model, suite, **dict(hparams or {}))
 
 
+#: Trainer settings of the analyses where ``trainer_kwargs`` does not set them. Their
+#: designs compare arms of different lengths or data (an epoch cap with early stopping
+#: against fine-tuning, a few-shot target subset trained beside whole source tasks, a short
+#: continuation under corrupted labels): balanced sampling would repeat a small subset to
+#: the sources' length, and a cosine rate would tie each arm's rate to its cap. Experiment
+#: 14, which made those the trainer's defaults, tested single-stage shared training only.
+TRAINER_DEFAULTS = {"task_sampling": "proportional", "lr_schedule": "constant"}
+
+
+def trainer_options(trainer_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``trainer_kwargs`` over :data:`TRAINER_DEFAULTS`: what the analyses train with (and
+    record)."""
+    return {**TRAINER_DEFAULTS, **dict(trainer_kwargs or {})}
+
+
 def fit(
     net: Any,
     suite: Any,
@@ -488,7 +505,7 @@ def fit(
     """A :class:`~hetero_models.trainer.Trainer` for ``net``, fitted when ``epochs > 0``."""
     from hetero_models.trainer import Trainer
 
-    options = {**dict(trainer_kwargs or {}), **kwargs}
+    options = {**trainer_options(trainer_kwargs), **kwargs}
     trainer = Trainer(
         net, suite, tasks=tasks, epochs=epochs, seed=seed, stage=stage, device=device, **options
     )
@@ -523,8 +540,9 @@ def train_models(
     Per seed, one fully shared model is pre-trained (initialisation from the seed, batches
     from the seed) and then fine-tuned twice for ``finetune_epochs`` (batches from seed + 1):
     once with every unit in one group (share-all) and once split by ``plan`` (grouped). Each
-    arm is exactly what :func:`~hetero_models.trainer.train_two_stage` trains (and ``hetero
-    train``, with the share-all plan for share-all); the pre-training is done once.
+    arm is exactly what :func:`~hetero_models.trainer.train_two_stage` trains with the same
+    trainer options (``trainer_kwargs`` over :data:`TRAINER_DEFAULTS`; ``hetero train``
+    likewise, with the share-all plan for share-all); the pre-training is done once.
     """
     from hetero.plan import GroupingPlan
 

@@ -33,6 +33,7 @@ from hetero_models.analysis.common import (
     scores_on_test,
     subsample_train,
     summarise,
+    trainer_options,
     verdict,
 )
 
@@ -194,7 +195,7 @@ def few_shot(
         "min_samples": min_samples,
         "model": model,
         "hparams": hparams,
-        "trainer_kwargs": dict(trainer_kwargs or {}),
+        "trainer_kwargs": trainer_options(trainer_kwargs),
         "resolution": resolution,
     }
     if any(math.isnan(r["value"]) for r in rows):

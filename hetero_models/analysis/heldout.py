@@ -30,6 +30,7 @@ from hetero_models.analysis.common import (
     new_model,
     scores_on_test,
     summarise,
+    trainer_options,
     verdict,
 )
 
@@ -218,7 +219,7 @@ def transfer(
         "patience": patience,
         "model": model,
         "hparams": hparams,
-        "trainer_kwargs": dict(trainer_kwargs or {}),
+        "trainer_kwargs": trainer_options(trainer_kwargs),
         "resolution": resolution,
     }
     return TransferResult(

@@ -48,6 +48,7 @@ from hetero_models.analysis.common import (
     scores_on_test,
     summarise,
     train_models,
+    trainer_options,
     verdict,
 )
 
@@ -333,7 +334,7 @@ def interference(
         "finetune_epochs": finetune_epochs,
         "model": model,
         "hparams": hparams,
-        "trainer_kwargs": dict(trainer_kwargs or {}),
+        "trainer_kwargs": trainer_options(trainer_kwargs),
         "resolution": resolution,
         "models": [{"arm": m.arm, "seed": m.seed, "source": m.source} for m in models],
     }
