@@ -21,23 +21,4 @@ for seed in $SEEDS; do
     echo $(($(date +%s) - start)) > "$out.seconds"
   done
 done
-$PY - "$WORK" "$CSV" <<'PY'
-import csv, json, sys
-from pathlib import Path
-work, dest = Path(sys.argv[1]), Path(sys.argv[2])
-rows = []
-for metrics in sorted(work.glob("*/metrics.json")):
-    mode, seed = metrics.parent.name.rsplit("_s", 1)
-    seconds = float((work / f"{metrics.parent.name}.seconds").read_text())
-    for task, m in json.loads(metrics.read_text())["test"].items():
-        rows.append({"mode": mode, "seed": int(seed), "task": task,
-                     "accuracy": round(m["accuracy"], 6), "seconds": round(seconds, 1)})
-rows.sort(key=lambda r: (r["seed"], r["mode"], r["task"]))
-tmp = dest.with_suffix(".tmp")
-with tmp.open("w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-tmp.replace(dest)
-print(f"{len(rows)} rows -> {dest}")
-PY
+$PY examples/experiments/train_rows.py "$WORK" "$CSV" mode

@@ -32,24 +32,5 @@ run() {  # arm seed
 export -f run
 for seed in $SEEDS; do for arm in A B C; do echo "$arm $seed"; done; done \
   | xargs -P "$JOBS" -L 1 bash -c 'run "$0" "$1"'
-$PY - "$WORK" "$CSV" <<'PY'
-import csv, json, sys
-from pathlib import Path
-work, dest = Path(sys.argv[1]), Path(sys.argv[2])
-rows = []
-for metrics in sorted(work.glob("*/metrics.json")):
-    arm, seed = metrics.parent.name.rsplit("_s", 1)
-    seconds = float((work / f"{metrics.parent.name}.seconds").read_text())
-    for task, m in json.loads(metrics.read_text())["test"].items():
-        rows.append({"arm": arm, "seed": int(seed), "task": task,
-                     "accuracy": round(m["accuracy"], 6), "seconds": round(seconds, 1)})
-rows.sort(key=lambda r: (r["seed"], r["arm"], r["task"]))
-tmp = dest.with_suffix(".tmp")
-with tmp.open("w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-tmp.replace(dest)
-print(f"{len(rows)} rows -> {dest}")
-PY
+$PY examples/experiments/train_rows.py "$WORK" "$CSV" arm
 $PY examples/experiments/exp14_analysis.py "$CSV"
