@@ -34,13 +34,14 @@ from hetero._provenance import provenance
 from hetero.compare import Candidate, CompareResult, validate_names
 from hetero.errors import HeteroError
 from hetero.measure.executors import make_executor
+from hetero_models.trainer import EARLIER_DEFAULTS
 
 __all__ = ["CompareConfig", "compare_plans", "suite_key"]
 
 
 #: Fields added to :class:`CompareConfig` after runs were stored, with the value those runs
 #: were trained with.
-_LATER_FIELDS = {"task_sampling": "proportional", "lr_schedule": "constant"}
+_LATER_FIELDS = EARLIER_DEFAULTS
 
 
 @dataclass

@@ -36,6 +36,7 @@ from hetero.errors import HeteroError
 from hetero.scoring import task_metrics
 
 __all__ = [
+    "EARLIER_DEFAULTS",
     "KEEP",
     "LR_SCHEDULES",
     "TASK_SAMPLING",
@@ -58,6 +59,9 @@ KEEP = ("best", "last")
 TASK_SAMPLING = ("proportional", "balanced")
 #: Learning rate over the steps of :meth:`Trainer.fit` (:class:`Trainer`'s ``lr_schedule``).
 LR_SCHEDULES = ("constant", "cosine")
+#: :class:`Trainer`'s ``task_sampling`` and ``lr_schedule`` before experiment 14 made them
+#: balanced and cosine (runs stored, analyses and experiments that keep them read this).
+EARLIER_DEFAULTS = {"task_sampling": "proportional", "lr_schedule": "constant"}
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:

@@ -22,6 +22,7 @@ from hetero.errors import HeteroError
 
 # the results, their files and report sections need no torch: they live in the core
 from hetero.report.analysis import ARMS, AnalysisResult, fmt_interval, read_result
+from hetero_models.trainer import EARLIER_DEFAULTS
 
 __all__ = [
     "ARMS",
@@ -481,7 +482,7 @@ def new_model(suite: Any, seed: int, model: str = "highmmt", hparams: Mapping | 
 #: continuation under corrupted labels): balanced sampling would repeat a small subset to
 #: the sources' length, and a cosine rate would tie each arm's rate to its cap. Experiment
 #: 14, which made those the trainer's defaults, tested single-stage shared training only.
-TRAINER_DEFAULTS = {"task_sampling": "proportional", "lr_schedule": "constant"}
+TRAINER_DEFAULTS = dict(EARLIER_DEFAULTS)
 
 
 def trainer_options(trainer_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
