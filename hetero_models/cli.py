@@ -89,7 +89,7 @@ LrScheduleOpt = Annotated[
 def check_training_options(task_sampling: str, lr_schedule: str) -> None:
     """One-line error for a ``--task-sampling`` or ``--lr-schedule`` value the trainer does
     not know."""
-    from hetero_models.trainer import LR_SCHEDULES, TASK_SAMPLING
+    from hetero_models.training_options import LR_SCHEDULES, TASK_SAMPLING
 
     for option, value, valid in (
         ("--task-sampling", task_sampling, TASK_SAMPLING),

@@ -34,7 +34,7 @@ from hetero._provenance import provenance
 from hetero.compare import Candidate, CompareResult, validate_names
 from hetero.errors import HeteroError
 from hetero.measure.executors import make_executor
-from hetero_models.trainer import EARLIER_DEFAULTS
+from hetero_models.training_options import EARLIER_DEFAULTS
 
 __all__ = ["CompareConfig", "compare_plans", "suite_key"]
 

@@ -35,6 +35,9 @@ import torch.nn.functional as F
 from hetero.errors import HeteroError
 from hetero.scoring import task_metrics
 
+# re-exported: the options are named in a torch-free module so the CLI and analyses can read them
+from hetero_models.training_options import EARLIER_DEFAULTS, KEEP, LR_SCHEDULES, TASK_SAMPLING
+
 __all__ = [
     "EARLIER_DEFAULTS",
     "KEEP",
@@ -51,17 +54,6 @@ __all__ = [
     "seeded_init",
     "train_two_stage",
 ]
-
-#: What :meth:`Trainer.fit` leaves in the model: the best validation checkpoint or the last
-#: epoch's weights.
-KEEP = ("best", "last")
-#: How many batches each task contributes per epoch (:class:`Trainer`'s ``task_sampling``).
-TASK_SAMPLING = ("proportional", "balanced")
-#: Learning rate over the steps of :meth:`Trainer.fit` (:class:`Trainer`'s ``lr_schedule``).
-LR_SCHEDULES = ("constant", "cosine")
-#: :class:`Trainer`'s ``task_sampling`` and ``lr_schedule`` before experiment 14 made them
-#: balanced and cosine (runs stored, analyses and experiments that keep them read this).
-EARLIER_DEFAULTS = {"task_sampling": "proportional", "lr_schedule": "constant"}
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:

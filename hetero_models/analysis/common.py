@@ -22,7 +22,7 @@ from hetero.errors import HeteroError
 
 # the results, their files and report sections need no torch: they live in the core
 from hetero.report.analysis import ARMS, AnalysisResult, fmt_interval, read_result
-from hetero_models.trainer import EARLIER_DEFAULTS
+from hetero_models.training_options import EARLIER_DEFAULTS
 
 __all__ = [
     "ARMS",
