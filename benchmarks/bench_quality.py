@@ -86,6 +86,41 @@ def cell(s: dict) -> str:
     return f"{s['mean']:.3f} +- {s['std']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}]"
 
 
+HIGHMMT_COLUMNS = ("HighMMT share-all", "HighMMT share-none", "HighMMT plan")
+BASELINE_COLUMNS = ("logistic regression", "random forest", "mlp", "ridge")
+
+
+def gaps(row: dict, hits: dict[str, dict[int, str | None]]) -> dict:
+    """Each HighMMT column minus the best scikit-learn baseline of a task (best by mean
+    metric), as seed means with a paired bootstrap interval over the test samples
+    (:func:`hetero.compare.stats.paired_bootstrap`; accuracy tasks only, else no interval).
+    """
+    from hetero.compare.stats import paired_bootstrap
+
+    baselines = [c for c in BASELINE_COLUMNS if c in row]
+    if not baselines:
+        return {}
+    best = max(baselines, key=lambda c: row[c]["mean"])
+    out = {}
+    for col in HIGHMMT_COLUMNS:
+        if col not in row:
+            continue
+        gap: dict = {"baseline": best, "mean": row[col]["mean"] - row[best]["mean"]}
+        a, b = hits.get(col, {}), hits.get(best, {})
+        if a and b and all(v is not None for v in [*a.values(), *b.values()]):
+            rows = [[[int(ch) for ch in h] for _, h in sorted(d.items())] for d in (a, b)]
+            iv = paired_bootstrap(*rows)
+            gap.update(lo=iv.lo, hi=iv.hi, n_test=iv.n)
+        out[col] = gap
+    return out
+
+
+def gap_cell(g: dict) -> str:
+    if "lo" not in g:
+        return f"{g['mean']:+.3f}"
+    return f"{g['mean']:+.3f} [{g['lo']:+.3f}, {g['hi']:+.3f}]"
+
+
 # ---------------------------------------------------------------------------- scikit-learn
 
 
@@ -127,8 +162,27 @@ def sklearn_models(target: str, seed: int, trees: int) -> dict:
     }
 
 
-def sklearn_scores(task, modalities, seed: int, trees: int, only: str | None = None) -> dict:
-    """Test metric of each scikit-learn baseline on the concatenated features."""
+def per_sample(task, outputs, y) -> str | None:
+    """Which test samples a model got right, as a string of 0/1 in split order, for tasks
+    scored by accuracy (None for other metrics)."""
+    from hetero.scoring import predictions
+
+    if task.metric != "accuracy":
+        return None
+    pred, _ = predictions(task.target, np.asarray(outputs))
+    return "".join("1" if hit else "0" for hit in pred == np.asarray(y).reshape(-1))
+
+
+def sklearn_scores(
+    task,
+    modalities,
+    seed: int,
+    trees: int,
+    only: str | None = None,
+    samples: dict | None = None,
+) -> dict:
+    """Test metric of each scikit-learn baseline on the concatenated features (and, into
+    ``samples``, which test samples each got right: :func:`per_sample`)."""
     import warnings
 
     from sklearn.compose import ColumnTransformer
@@ -154,8 +208,10 @@ def sklearn_scores(task, modalities, seed: int, trees: int, only: str | None = N
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(x_tr, y_tr)
-        metrics = compute_metrics(task.target, _sk_outputs(model, x_te, task.target), y_te)
-        out[name] = metrics[task.metric]
+        outputs = _sk_outputs(model, x_te, task.target)
+        out[name] = compute_metrics(task.target, outputs, y_te)[task.metric]
+        if samples is not None:
+            samples[name] = per_sample(task, outputs, y_te)
     return out
 
 
@@ -163,12 +219,19 @@ def sklearn_scores(task, modalities, seed: int, trees: int, only: str | None = N
 
 
 def highmmt_scores(
-    suite, seed: int, epochs: int, preset: str, plan=None, trainer: dict | None = None
+    suite,
+    seed: int,
+    epochs: int,
+    preset: str,
+    plan=None,
+    trainer: dict | None = None,
+    samples: dict | None = None,
 ) -> dict:
     """One HighMMT on all tasks, as ``hetero train`` trains it: share-all (no plan: the
     pre-training alone) or ``epochs`` of pre-training then ``epochs`` of fine-tuning with
-    ``plan``; ``trainer``: more :class:`Trainer` options; returns {task: test metric}."""
-    from hetero_models.trainer import Trainer, train_two_stage
+    ``plan``; ``trainer``: more :class:`Trainer` options; returns {task: test metric} (and,
+    into ``samples``, {task: :func:`per_sample`})."""
+    from hetero_models.trainer import Trainer, compute_metrics, train_two_stage
 
     net, _ = train_two_stage(
         suite,
@@ -180,12 +243,23 @@ def highmmt_scores(
         device="cpu",
         **(trainer or {}),
     )
-    test = Trainer(net, suite, device="cpu").evaluate("test")
-    return {t.name: test[t.name][t.metric] for t in suite.tasks}
+    outputs = Trainer(net, suite, device="cpu").predict("test")
+    out = {}
+    for task in suite.tasks:
+        logits, y = (v.cpu().numpy() for v in outputs[task.name])
+        out[task.name] = compute_metrics(task.target, logits, y)[task.metric]
+        if samples is not None:
+            samples[task.name] = per_sample(task, logits, y)
+    return out
 
 
 def share_none_scores(
-    suite, seed: int, epochs: int, preset: str, trainer: dict | None = None
+    suite,
+    seed: int,
+    epochs: int,
+    preset: str,
+    trainer: dict | None = None,
+    samples: dict | None = None,
 ) -> dict:
     """Share-none: an independent HighMMT per task."""
     from hetero.suite import Suite
@@ -193,7 +267,7 @@ def share_none_scores(
     out = {}
     for task in suite.tasks:
         single = Suite([task], name=task.name)
-        out.update(highmmt_scores(single, seed, epochs, preset, trainer=trainer))
+        out.update(highmmt_scores(single, seed, epochs, preset, None, trainer, samples))
     return out
 
 
@@ -226,10 +300,11 @@ def _suite(name: str, data_dir: str | None):
     return _SUITES[name]
 
 
-def _job(job: tuple, settings: dict) -> tuple[tuple, dict, float]:
+def _job(job: tuple, settings: dict) -> tuple[tuple, dict, dict, float]:
     """Run one cell of the benchmark (in this process or a worker): ``job`` is
     ``("tasks", column, seed)`` or ``("units", task, unit label, seed)``; returns it with
-    ``{row label: {column: value}}`` and its seconds."""
+    ``{row label: {column: value}}``, ``{task: {column: per-sample hits}}`` (tasks only)
+    and its seconds."""
     import torch
 
     if settings["threads"]:
@@ -238,21 +313,27 @@ def _job(job: tuple, settings: dict) -> tuple[tuple, dict, float]:
     epochs, preset, trees = settings["epochs"], settings["preset"], settings["trees"]
     t0 = time.perf_counter()
     out: dict[str, dict[str, float]] = {}
+    samples: dict[str, dict[str, str | None]] = {}
     if job[0] == "tasks":
         _, column, seed = job
         if column == "scikit-learn":
             for task in suite.tasks:
-                out[task.name] = sklearn_scores(task, task.modality_names, seed, trees)
+                hits = samples[task.name] = {}
+                out[task.name] = sklearn_scores(
+                    task, task.modality_names, seed, trees, samples=hits
+                )
         else:
             trainer = settings["trainer"]
+            hits = {}
             if column == "HighMMT share-none":
-                scores = share_none_scores(suite, seed, epochs, preset, trainer)
+                scores = share_none_scores(suite, seed, epochs, preset, trainer, hits)
             else:
                 from hetero.plan import read_plan
 
                 plan = read_plan(settings["plan"]) if column == "HighMMT plan" else None
-                scores = highmmt_scores(suite, seed, epochs, preset, plan, trainer)
+                scores = highmmt_scores(suite, seed, epochs, preset, plan, trainer, hits)
             out = {task: {column: v} for task, v in scores.items()}
+            samples = {task: {column: v} for task, v in hits.items()}
     else:
         _, task_name, label, seed = job
         task = suite.task(task_name)
@@ -263,7 +344,7 @@ def _job(job: tuple, settings: dict) -> tuple[tuple, dict, float]:
             out[label]["logistic regression"] = sklearn_scores(
                 task, unit.modalities, seed, trees, only=linear
             )[linear]
-    return job, out, time.perf_counter() - t0
+    return job, out, samples, time.perf_counter() - t0
 
 
 def run_suite(name: str, args, log) -> dict:
@@ -296,15 +377,20 @@ def run_suite(name: str, args, log) -> dict:
     # {part: {row: {column: {seed: value}}}}: parallel jobs finish in any order, the saved
     # values are listed by seed so that columns can be paired by seed
     raw: dict[str, dict[str, dict[str, dict[int, float]]]] = {"tasks": {}, "units": {}}
+    # {task: {column: {seed: per-sample hits}}}
+    hits: dict[str, dict[str, dict[int, str | None]]] = {}
     seconds: dict[str, float] = {}
 
-    def collect(job, out, took):
+    def collect(job, out, samples, took):
         part, seed = job[0], job[-1]
         label = job[1] if part == "tasks" else "probes"
         seconds[label] = seconds.get(label, 0.0) + took
         for row, values in out.items():
             for column, v in values.items():
                 raw[part].setdefault(row, {}).setdefault(column, {})[seed] = v
+        for row, values in samples.items():
+            for column, v in values.items():
+                hits.setdefault(row, {}).setdefault(column, {})[seed] = v
         log(
             f"[{name}] {job[1:]}: "
             + ", ".join(f"{r} {next(iter(v.values())):.3f}" for r, v in list(out.items())[:8])
@@ -335,12 +421,17 @@ def run_suite(name: str, args, log) -> dict:
     plan_name = settings["plan"]
     if plan_name and Path(plan_name).is_relative_to(ROOT):
         plan_name = str(Path(plan_name).relative_to(ROOT))  # no machine's paths in the rows
-    result: dict = {"suite": name, "plan": plan_name, "tasks": {}, "units": {}}
+    result: dict = {"suite": name, "plan": plan_name, "tasks": {}, "units": {}, "samples": {}}
     for task in suite.tasks:
         if task.name in raw["tasks"]:
             result["tasks"][task.name] = {
                 "metric": task.metric,
                 **{col: summarise(by_seed(v)) for col, v in raw["tasks"][task.name].items()},
+            }
+            task_hits = hits.get(task.name, {})
+            result["tasks"][task.name]["gaps"] = gaps(result["tasks"][task.name], task_hits)
+            result["samples"][task.name] = {
+                col: {str(seed): h for seed, h in sorted(v.items())} for col, v in task_hits.items()
             }
         for unit in [*task.units(), *task.interaction_units()]:
             if unit.label in raw["units"]:
@@ -359,17 +450,10 @@ def run_suite(name: str, args, log) -> dict:
 def markdown(result: dict) -> str:
     lines = []
     if result["tasks"]:
-        cols = [
-            "HighMMT share-all",
-            "HighMMT share-none",
-            "HighMMT plan",
-            "logistic regression",
-            "random forest",
-            "mlp",
-        ]
+        cols = [*HIGHMMT_COLUMNS, "logistic regression", "random forest", "mlp"]
         first = next(iter(result["tasks"].values()))
         cols = [c for c in cols if c in first] + [
-            c for c in first if c not in cols and c != "metric"
+            c for c in first if c not in cols and c not in ("metric", "gaps")
         ]
         lines.append(f"| {result['suite']} task | metric | " + " | ".join(cols) + " |")
         lines.append("|---|---|" + "---|" * len(cols))
@@ -378,6 +462,21 @@ def markdown(result: dict) -> str:
                 f"| {task} | {row['metric']} | " + " | ".join(cell(row[c]) for c in cols) + " |"
             )
         lines.append("")
+        gap_cols = [c for c in HIGHMMT_COLUMNS if c in first.get("gaps", {})]
+        if gap_cols:
+            lines.append(
+                f"| {result['suite']} task | best baseline | "
+                + " | ".join(f"{c} - best" for c in gap_cols)
+                + " |"
+            )
+            lines.append("|---|---|" + "---|" * len(gap_cols))
+            for task, row in result["tasks"].items():
+                g = row["gaps"]
+                base = next(iter(g.values()))["baseline"] if g else ""
+                lines.append(
+                    f"| {task} | {base} | " + " | ".join(gap_cell(g[c]) for c in gap_cols) + " |"
+                )
+            lines.append("")
     if result["units"]:
         lines.append(f"| {result['suite']} unit | metric | probe (scratch) | logistic regression |")
         lines.append("|---|---|---|---|")

@@ -14,7 +14,7 @@ import numpy as np
 
 from hetero.errors import HeteroError
 
-__all__ = ["retrieval_metrics", "retrieval_ranks", "task_metric", "task_metrics"]
+__all__ = ["predictions", "retrieval_metrics", "retrieval_ranks", "task_metric", "task_metrics"]
 
 _CLASSIFICATION = ("accuracy", "balanced_accuracy", "f1_macro", "f1_micro")
 _NAMES: dict[str, tuple[str, ...]] = {
@@ -66,6 +66,22 @@ def task_metric(name: str, target: str, outputs: np.ndarray, y: np.ndarray) -> f
     return task_metrics(target, outputs, y, names=(name,))[name]
 
 
+def predictions(target: str, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predicted labels of a classification ``target`` from logit-like ``outputs``, with the
+    scores that rank them (``None`` for multiclass): multiclass takes the arg-max, binary
+    the sign of the logit (or of the logit difference of two columns), multilabel the sign
+    of each label's logit."""
+    if target == "multiclass":
+        return outputs.argmax(1), None
+    if target == "binary":
+        if outputs.ndim == 2 and outputs.shape[1] == 2:
+            scores = outputs[:, 1] - outputs[:, 0]
+        else:
+            scores = outputs.reshape(-1)
+        return (scores > 0).astype(np.int64), scores
+    return (outputs > 0).astype(np.int64), outputs
+
+
 def _regression(outputs: np.ndarray, y: np.ndarray, wanted: tuple[str, ...]) -> dict[str, float]:
     pred = outputs.reshape(y.shape) if outputs.size == y.size else outputs
     diff = np.asarray(pred, dtype=np.float64) - y
@@ -81,20 +97,9 @@ def _classification(
 ) -> dict[str, float]:
     from sklearn import metrics as skm
 
-    if target == "multiclass":
-        pred = outputs.argmax(1)
-        scores = None
+    pred, scores = predictions(target, outputs)
+    if target != "multilabel":
         y = y.reshape(-1)
-    elif target == "binary":
-        if outputs.ndim == 2 and outputs.shape[1] == 2:
-            scores = outputs[:, 1] - outputs[:, 0]
-        else:
-            scores = outputs.reshape(-1)
-        pred = (scores > 0).astype(np.int64)
-        y = y.reshape(-1)
-    else:  # multilabel
-        scores = outputs
-        pred = (outputs > 0).astype(np.int64)
     out: dict[str, float] = {}
     for name in wanted:
         if name == "accuracy":

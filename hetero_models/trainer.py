@@ -496,10 +496,11 @@ class Trainer:
 
     # -------------------------------------------------------------- evaluation
     @torch.no_grad()
-    def evaluate(
+    def predict(
         self, split: str = "test", tasks: Sequence[str] | None = None, batch_size: int = 256
-    ) -> dict[str, dict[str, float]]:
-        """Per-task metrics (plus ``loss``) of the current model on ``split``."""
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Outputs (logits, float32) and targets of the current model on ``split``, per
+        task, samples in split order (an empty split gives no entry)."""
         model = self.model
         model.eval()
         model.to(self.device)
@@ -508,14 +509,26 @@ class Trainer:
             data = self._tensors(name)
             n = data.n(split)
             if n == 0:
-                out[name] = {"loss": float("nan")}
                 continue
             logits, ys = [], []
             for idx in torch.arange(n).split(batch_size):
                 x, y = data.batch(split, idx)
                 logits.append(model({name: x})[name].float())
                 ys.append(y)
-            lg, yy = torch.cat(logits), torch.cat(ys)
+            out[name] = (torch.cat(logits), torch.cat(ys))
+        return out
+
+    def evaluate(
+        self, split: str = "test", tasks: Sequence[str] | None = None, batch_size: int = 256
+    ) -> dict[str, dict[str, float]]:
+        """Per-task metrics (plus ``loss``) of the current model on ``split``."""
+        outputs = self.predict(split, tasks, batch_size)
+        out: dict[str, dict[str, float]] = {}
+        for name in tasks or self.tasks:
+            if name not in outputs:
+                out[name] = {"loss": float("nan")}
+                continue
+            lg, yy = outputs[name]
             task = self.suite.task(name)
             metrics = {"loss": float(_loss(task, lg, yy))}
             metrics.update(compute_metrics(task.target, lg.cpu().numpy(), yy.cpu().numpy()))

@@ -82,6 +82,18 @@ def test_trainer_learns_and_restores_the_best_checkpoint():
     assert {"val/alpha/accuracy", "val/beta/auroc", "val/gamma/mse"} <= set(trainer.history_[0])
 
 
+def test_predict_gives_the_outputs_evaluate_scores():
+    net = create_model("highmmt", SUITE, **TINY)
+    trainer = Trainer(net, SUITE, epochs=1, batch_size=8, device="cpu", seed=1)
+    outputs = trainer.predict("test", batch_size=5)  # batches of 5 stitched in split order
+    metrics = trainer.evaluate("test")
+    for task in SUITE.tasks:
+        logits, y = outputs[task.name]
+        assert len(y) == task.data.split("test", task.modality_names)[1].shape[0]
+        expected = compute_metrics(task.target, logits.numpy(), y.numpy())[task.metric]
+        assert metrics[task.name][task.metric] == pytest.approx(expected)
+
+
 def test_same_seed_same_training():
     def run():
         torch.manual_seed(0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hetero.errors import HeteroError
-from hetero.scoring import task_metric, task_metrics
+from hetero.scoring import predictions, task_metric, task_metrics
 
 
 def test_known_answers():
@@ -56,3 +56,16 @@ def test_reference_learner_reports_the_task_metric_and_trains_l1():
             assert 0.5 < res.val_metric <= 1.0  # R^2, not an MSE
         else:
             assert res.val_loss == pytest.approx(res.val_metric, rel=1e-6)  # l1 loss = MAE
+
+
+def test_predictions_follow_each_target_rule():
+    logits = np.array([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]])
+    pred, scores = predictions("multiclass", logits)
+    assert pred.tolist() == [1, 0] and scores is None
+    two = np.array([[0.0, 1.0], [2.0, -1.0]])  # binary as two logits: their difference
+    pred, scores = predictions("binary", two)
+    assert pred.tolist() == [1, 0] and scores.tolist() == [1.0, -3.0]
+    pred, _ = predictions("binary", np.array([[-0.5], [0.25]]))
+    assert pred.tolist() == [0, 1]
+    pred, _ = predictions("multilabel", np.array([[1.0, -1.0], [-2.0, 0.5]]))
+    assert pred.tolist() == [[1, 0], [0, 1]]

@@ -30,6 +30,7 @@ __all__ = [
     "Interval",
     "candidate_scores",
     "mean_interval",
+    "paired_bootstrap",
     "paired_difference",
     "rank_among",
     "resolved",
@@ -103,6 +104,56 @@ def paired_difference(
     """Mean of ``a[s] - b[s]`` over the seeds both have, with its paired t interval."""
     seeds = sorted(set(a) & set(b))
     return mean_interval([a[s] - b[s] for s in seeds], level)
+
+
+def paired_bootstrap(
+    a: Any,
+    b: Any,
+    level: float = CONFIDENCE,
+    *,
+    resamples: int = 4000,
+    seed: int = 0,
+) -> Interval:
+    """Difference of two models' mean per-sample scores on one test set, ``a`` minus ``b``,
+    with a percentile bootstrap interval over the test samples.
+
+    Parameters
+    ----------
+    a, b : array-like of shape (rows, n_samples) or (n_samples,)
+        Per-sample scores (1 correct / 0 wrong for an accuracy) of each model on the same
+        test samples in the same order; a row per seed (the rows are averaged first).
+    level : float
+        Coverage of the interval.
+    resamples : int
+        Bootstrap resamples; each draws ``n_samples`` indices with replacement, the same
+        for every row of ``a`` and ``b`` (paired).
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    Interval
+        ``n`` is the number of test samples. The interval covers the test set's sampling
+        noise with the trained models held fixed, not the variation from seed to seed.
+    """
+    a2, b2 = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
+    if a2.ndim != 2 or b2.ndim != 2 or a2.shape[1] != b2.shape[1] or a2.shape[1] == 0:
+        raise ValueError(
+            f"paired_bootstrap: expected scores of the same test samples, got shapes "
+            f"{a2.shape} and {b2.shape}"
+        )
+    diff = a2.mean(0) - b2.mean(0)
+    n = diff.size
+    rng = np.random.default_rng(seed)
+    means = np.concatenate(
+        [  # in chunks: resamples x n indices at once can be large
+            diff[rng.integers(0, n, size=(min(512, resamples - start), n))].mean(1)
+            for start in range(0, resamples, 512)
+        ]
+    )
+    alpha = 1.0 - level
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return Interval(float(diff.mean()), float(lo), float(hi), int(n))
 
 
 def resolved(diff: Interval, resolution: float) -> bool:
