@@ -102,22 +102,24 @@ HIGHMMT_COLUMNS = ("HighMMT share-all", "HighMMT share-none", "HighMMT plan")
 BASELINE_COLUMNS = ("logistic regression", "random forest", "mlp", "ridge")
 
 
-def gaps(row: dict, hits: dict[str, dict[int, str | None]]) -> dict:
+def gaps(row: dict, hits: dict[str, dict[int, str | None]], higher_is_better: bool = True) -> dict:
     """Each HighMMT column minus the best scikit-learn baseline of a task (best by mean
     metric), as seed means with a paired bootstrap interval over the test samples
     (:func:`hetero.compare.stats.paired_bootstrap`; accuracy tasks only, else no interval).
+    A lower-is-better metric's gap is negated: a negative gap is always the worse one.
     """
     from hetero.compare.stats import paired_bootstrap
 
     baselines = [c for c in BASELINE_COLUMNS if c in row]
     if not baselines:
         return {}
-    best = max(baselines, key=lambda c: row[c]["mean"])
+    sign = 1.0 if higher_is_better else -1.0
+    best = max(baselines, key=lambda c: sign * row[c]["mean"])
     out = {}
     for col in HIGHMMT_COLUMNS:
         if col not in row:
             continue
-        gap: dict = {"baseline": best, "mean": row[col]["mean"] - row[best]["mean"]}
+        gap: dict = {"baseline": best, "mean": sign * (row[col]["mean"] - row[best]["mean"])}
         a, b = hits.get(col, {}), hits.get(best, {})
         if a and b and all(v is not None for v in [*a.values(), *b.values()]):
             rows = [[[int(ch) for ch in h] for _, h in sorted(d.items())] for d in (a, b)]
@@ -459,7 +461,9 @@ def run_suite(name: str, args, log) -> dict:
                 **{col: summarise(by_seed(v)) for col, v in raw["tasks"][task.name].items()},
             }
             task_hits = hits.get(task.name, {})
-            result["tasks"][task.name]["gaps"] = gaps(result["tasks"][task.name], task_hits)
+            result["tasks"][task.name]["gaps"] = gaps(
+                result["tasks"][task.name], task_hits, task.higher_is_better
+            )
             result["samples"][task.name] = {
                 col: {str(seed): h for seed, h in sorted(v.items())} for col, v in task_hits.items()
             }
