@@ -71,6 +71,11 @@ def predictions(target: str, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarra
     scores that rank them (``None`` for multiclass): multiclass takes the arg-max, binary
     the sign of the logit (or of the logit difference of two columns), multilabel the sign
     of each label's logit."""
+    if target not in ("multiclass", "binary", "multilabel"):
+        raise HeteroError(
+            f"predictions: expected a classification target (multiclass, binary, multilabel), "
+            f"got {target!r}"
+        )
     if target == "multiclass":
         return outputs.argmax(1), None
     if target == "binary":

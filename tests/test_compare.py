@@ -222,7 +222,10 @@ def test_paired_bootstrap_averages_rows_and_is_seeded():
     by_mean = paired_bootstrap(a.mean(0), b, seed=3)
     assert by_rows == by_mean
     assert by_rows.mean == pytest.approx(a.mean() - b.mean())
-    assert paired_bootstrap(a, b, seed=3) == by_rows  # the seed fixes the resampling
+    # continuous scores: another resampling seed moves the percentile bounds
+    x, y = rng.random(60), rng.random(60)
+    assert paired_bootstrap(x, y, seed=3) == paired_bootstrap(x, y, seed=3)
+    assert paired_bootstrap(x, y, seed=4).lo != paired_bootstrap(x, y, seed=3).lo
 
 
 def test_paired_bootstrap_width_matches_the_normal_approximation_on_many_samples():
@@ -239,6 +242,10 @@ def test_paired_bootstrap_width_matches_the_normal_approximation_on_many_samples
     assert 0.5 * (iv.hi - iv.lo) == pytest.approx(half, rel=0.1)
 
 
-def test_paired_bootstrap_rejects_different_test_sets():
+def test_paired_bootstrap_rejects_different_test_sets_and_bad_settings():
     with pytest.raises(ValueError, match=r"same test samples.*\(1, 5\) and \(1, 6\)"):
         paired_bootstrap(np.ones(5), np.ones(6))
+    with pytest.raises(ValueError, match="resamples >= 1 and 0 < level < 1, got 0 and"):
+        paired_bootstrap(np.ones(5), np.ones(5), resamples=0)
+    with pytest.raises(ValueError, match="got 4000 and 95"):
+        paired_bootstrap(np.ones(5), np.ones(5), level=95)

@@ -89,7 +89,9 @@ def test_predict_gives_the_outputs_evaluate_scores():
     metrics = trainer.evaluate("test")
     for task in SUITE.tasks:
         logits, y = outputs[task.name]
-        assert len(y) == task.data.split("test", task.modality_names)[1].shape[0]
+        labels = np.asarray(task.data.split("test", task.modality_names)[1])
+        assert np.allclose(y.numpy(), labels)  # every sample, in split order
+        assert logits.shape[0] == len(labels) and logits.dtype == torch.float32
         expected = compute_metrics(task.target, logits.numpy(), y.numpy())[task.metric]
         assert metrics[task.name][task.metric] == pytest.approx(expected)
 

@@ -69,3 +69,5 @@ def test_predictions_follow_each_target_rule():
     assert pred.tolist() == [0, 1]
     pred, _ = predictions("multilabel", np.array([[1.0, -1.0], [-2.0, 0.5]]))
     assert pred.tolist() == [[1, 0], [0, 1]]
+    with pytest.raises(HeteroError, match=r"classification target.*got 'regression'"):
+        predictions("regression", np.zeros((2, 1)))

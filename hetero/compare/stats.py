@@ -136,6 +136,11 @@ def paired_bootstrap(
         ``n`` is the number of test samples. The interval covers the test set's sampling
         noise with the trained models held fixed, not the variation from seed to seed.
     """
+    if resamples < 1 or not 0.0 < level < 1.0:
+        raise ValueError(
+            f"paired_bootstrap: expected resamples >= 1 and 0 < level < 1, got {resamples} "
+            f"and {level}"
+        )
     a2, b2 = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
     if a2.ndim != 2 or b2.ndim != 2 or a2.shape[1] != b2.shape[1] or a2.shape[1] == 0:
         raise ValueError(
