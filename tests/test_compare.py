@@ -11,6 +11,7 @@ from scipy import stats
 from hetero.compare import (
     Candidate,
     CompareResult,
+    Interval,
     mean_interval,
     paired_bootstrap,
     paired_difference,
@@ -18,6 +19,7 @@ from hetero.compare import (
     rank_among,
     read_compare,
     resolved,
+    seed_and_sample_interval,
     verdict,
 )
 from hetero.compare.result import RANDOM_MEDIAN
@@ -249,3 +251,58 @@ def test_paired_bootstrap_rejects_different_test_sets_and_bad_settings():
         paired_bootstrap(np.ones(5), np.ones(5), resamples=0)
     with pytest.raises(ValueError, match="got 4000 and 95"):
         paired_bootstrap(np.ones(5), np.ones(5), level=95)
+
+
+# ---------------------------------------- seed and test-sample interval (two sources of noise)
+
+
+def test_seed_and_sample_interval_known_answers():
+    rng = np.random.default_rng(0)
+    # deterministic baseline (identical rows) and one row: the test samples' t interval
+    a, b = rng.integers(0, 2, size=60), rng.integers(0, 2, size=60)
+    iv = seed_and_sample_interval(a, np.tile(b, (3, 1)))
+    d = a - b
+    half = stats.t.ppf(0.975, 59) * d.std(ddof=1) / math.sqrt(60)
+    assert (iv.mean, iv.n) == (pytest.approx(d.mean()), 60)
+    assert (iv.lo, iv.hi) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    # three seeds: seed variance of the row means added, Welch-Satterthwaite degrees of freedom
+    rows = (rng.random((3, 60)) < [[0.5], [0.7], [0.9]]).astype(float)
+    iv = seed_and_sample_interval(rows, b)
+    d = rows.mean(0) - b
+    v_test, v_seed = d.var(ddof=1) / 60, rows.mean(1).var(ddof=1) / 3
+    df = (v_test + v_seed) ** 2 / (v_test**2 / 59 + v_seed**2 / 2)
+    half = stats.t.ppf(0.975, df) * math.sqrt(v_test + v_seed)
+    assert (iv.lo, iv.hi) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    assert iv.hi - iv.lo > 2 * stats.t.ppf(0.975, 59) * math.sqrt(v_test)
+    # identical deterministic models: no difference and no noise; the same seeded model
+    # twice still has its seed variance (the rows are not paired by seed)
+    assert seed_and_sample_interval(b, np.tile(b, (3, 1))) == Interval(0.0, 0.0, 0.0, 60)
+    assert seed_and_sample_interval(rows, rows).hi > 0.1
+
+
+def test_seed_and_sample_interval_covers_seed_variation_that_the_bootstrap_misses():
+    # planted: per-sample easiness, a per-seed offset of model a (sd 0.06), true gap 0
+    rng = np.random.default_rng(5)
+    n, seeds, trials = 250, 3, 500
+    covered_two, covered_fixed = 0, 0
+    for t in range(trials):
+        easy = np.where(rng.random(n) < 0.7, 0.9, 0.45)
+        offsets = rng.normal(0.0, 0.06, size=(seeds, 1))
+        a = (rng.random((seeds, n)) < easy + offsets).astype(float)
+        b = (rng.random(n) < easy).astype(float)
+        two = seed_and_sample_interval(a, b)
+        fixed = paired_bootstrap(a, b, resamples=400, seed=t)
+        covered_two += two.lo <= 0.0 <= two.hi
+        covered_fixed += fixed.lo <= 0.0 <= fixed.hi
+    # Welch-Satterthwaite with 2 seed degrees of freedom: about 0.93 in 2000 trials
+    assert covered_two / trials >= 0.90
+    assert covered_fixed / trials <= 0.80
+
+
+def test_seed_and_sample_interval_rejects_different_test_sets_and_bad_level():
+    with pytest.raises(
+        ValueError, match=r"same \(at least 2\) test samples.*\(1, 5\) and \(1, 6\)"
+    ):
+        seed_and_sample_interval(np.ones(5), np.ones(6))
+    with pytest.raises(ValueError, match="0 < level < 1, got 95"):
+        seed_and_sample_interval(np.ones(5), np.ones(5), level=95)

@@ -23,6 +23,7 @@ from hetero.compare.stats import (
     paired_difference,
     rank_among,
     resolved,
+    seed_and_sample_interval,
     verdict,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "rank_among",
     "read_compare",
     "resolved",
+    "seed_and_sample_interval",
     "validate_names",
     "verdict",
 ]
