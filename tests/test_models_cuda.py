@@ -41,3 +41,27 @@ def test_cuda_two_stage_training_and_round_trip(tmp_path):
     x = {m.name: torch.randn(4, *m.shape, device="cuda") for m in SUITE.task("beta").modalities}
     with torch.no_grad():
         assert torch.equal(net("beta", x), loaded("beta", x))
+
+
+def test_cuda_amp_false_keeps_fp32_inside_an_enclosing_autocast():
+    inputs = {
+        t.name: {m.name: torch.randn(6, *m.shape, device="cuda") for m in t.modalities}
+        for t in SUITE.tasks
+    }
+
+    def linear_dtypes(amp: bool) -> set[torch.dtype]:
+        net = create_model("highmmt", SUITE, amp=amp, **TINY).cuda().eval()
+        seen: set[torch.dtype] = set()
+        hooks = [
+            m.register_forward_hook(lambda mod, args, out: seen.add(out.dtype))
+            for m in net.modules()
+            if isinstance(m, torch.nn.Linear)
+        ]
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            net(inputs)
+        for h in hooks:
+            h.remove()
+        return seen
+
+    assert torch.bfloat16 in linear_dtypes(amp=True)  # the hooks see the autocast
+    assert linear_dtypes(amp=False) == {torch.float32}  # amp=False overrides the enclosing one
