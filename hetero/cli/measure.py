@@ -98,6 +98,8 @@ def _summary_table(result: Any) -> None:
     s = result.summary
     from rich import box
 
+    from hetero.measure.quality import describe
+
     for level, ctl in (s.get("controls") or {}).items():  # the verdict comes first
         console.print(f"{level}: {ctl['statement']}", style="bold" if ctl["passed"] else "bold red")
 
@@ -142,19 +144,17 @@ def _summary_table(result: Any) -> None:
     r = s["runs"]
     console.print(
         f"runs: {r['trained']} trained, {r['cached']} reused from the store, {r['failed']} failed, "
-        f"{r['skipped']} skipped ({r['retried']} retries); wall time {r['wall_time']:.1f} s"
+        f"{r['skipped']} skipped ({r['retried']} retries of failed runs, "
+        f"{r.get('gate_retried', 0)} bodies retrained by the quality gate); "
+        f"wall time {r['wall_time']:.1f} s"
     )
     console.print(f"learner: {s['learner']}   estimator: {s['estimator']['name']}")
     console.print(f"reliability: {s['reliability']}")
     console.print(f"validity: {s['validity']}")
-    gate = s.get("quality_gate") or {}
-    if gate.get("failed"):
-        units = ", ".join(sorted({f["unit"] for f in gate["failed"]}))
+    gate_text = describe(s.get("quality_gate"))
+    if gate_text:
         console.print(
-            f"quality gate: {len(gate['failed'])} of {gate['scratch_runs']} scratch bodies stayed "
-            f"above {gate['ratio']:g} x the class-prior loss after their retries ({units}); "
-            "transfers from them measure little",
-            style="bold red",
+            f"quality gate: {gate_text}; transfers from them measure little", style="bold red"
         )
     for f in s["failures"][:5]:
         console.print(f"failed: {f['unit']}: {f['error']}")
@@ -281,7 +281,13 @@ def measure_cmd(
         bool, typer.Option("--keep-head", help="Keep the head on transfers within a task.")
     ] = False,
     retries: Annotated[
-        int, typer.Option("--retries", help="Retries of a failed run.", metavar="N")
+        int,
+        typer.Option(
+            "--retries",
+            help="Retries of a failed run; also how often a scratch body that fails the "
+            "quality gate is retrained from another seed.",
+            metavar="N",
+        ),
     ] = 2,
     max_runs: Annotated[
         int | None,

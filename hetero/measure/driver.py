@@ -262,8 +262,12 @@ class _Measurement:
             specs, store, handle, learner_name=self.name, learner_config=self.config,
             task_for=self._task_for, retries=self.cfg.retries, on_event=self.on_event,
             learner_factory=type(self.learner),
+            peers=[s for r in self._all_levels() for s in r.scratch.values()],
         )  # fmt: skip
         self.stats.add(st)
+
+    def _all_levels(self) -> list[LevelRuns]:
+        return [*self.levels.values(), *self.control_levels.values()]
 
     def _analyse(self, store: RunStore) -> tuple[dict[str, A.LevelResult], Any]:
         records = {r.key: r for r in store.records()}
@@ -289,9 +293,10 @@ class _Measurement:
         return results, plan
 
     def _gate_report(self, store: RunStore) -> dict[str, Any]:
-        """Scratch bodies that stayed at the prior's loss after their retries (stored runs,
-        so a resumed measurement reports them too)."""
-        from hetero.measure.quality import GATE_RATIO
+        """Scratch bodies that failed the quality gate after their retries: at the prior's
+        loss (``reason`` "prior") or far worse than their unit's other seeds ("outlier").
+        From the stored runs, so a resumed measurement reports them too."""
+        from hetero.measure.quality import GATE_RATIO, OUTLIER_FACTOR, OUTLIER_SHARE
 
         failed = []
         for runs in self.levels.values():
@@ -299,9 +304,19 @@ class _Measurement:
                 rec = store.get(spec.key)
                 g = (rec.info or {}).get("gate") if rec is not None and rec.ok else None
                 if g and g.get("passed") is False:
-                    failed.append({"unit": label, "seed": seed, "ratio": g.get("ratio")})
+                    failed.append({
+                        "unit": label, "seed": seed, "ratio": g.get("ratio"),
+                        "reason": "outlier" if g.get("outlier") else "prior",
+                        "reseeds": g.get("reseed", 0),
+                    })  # fmt: skip
         n = sum(len(r.scratch) for r in self.levels.values())
-        return {"ratio": GATE_RATIO, "scratch_runs": n, "failed": failed}
+        return {
+            "ratio": GATE_RATIO,
+            "outlier_factor": OUTLIER_FACTOR,
+            "outlier_share": OUTLIER_SHARE,
+            "scratch_runs": n,
+            "failed": failed,
+        }
 
     def _add_controls(self, store: RunStore, results: dict[str, A.LevelResult]) -> None:
         """Rank each unit's twin and shuffled copy among the real units by distance."""

@@ -467,6 +467,7 @@ def run_specs(
     retries: int = 2,
     max_in_flight: int | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
+    peers: Iterable[Any] = (),
 ) -> RunStats:
     """Train every spec that the store does not hold yet.
 
@@ -485,12 +486,21 @@ def run_specs(
         The (possibly trimmed) task holding a unit's data, shipped with each run.
     retries : int
         A failed run is retried up to this many times in this call; then it is stored as
-        failed and runs that transfer from it are skipped.
+        failed and runs that transfer from it are skipped. A scratch body that fails the
+        quality gate (:mod:`hetero.measure.quality`) is retrained from another seed up to
+        this many times in all (a stored one that failed with fewer reseeds too, and the
+        runs that transfer from it with it); then it is kept and counted.
     max_in_flight : int, optional
         Submitted-but-unfinished runs (default: two per worker).
     on_event : callable, optional
         Called with a :class:`RunEvent` after every finished, failed or skipped run.
+    peers : iterable of RunSpec
+        Scratch runs of the whole measurement, other seeds included, besides those in
+        ``specs``: the gate compares a scratch body with the other seeds of its unit among
+        both (finished ones from the store). Transfers from a unit's bodies wait until
+        every seed of the unit in this call is finished and compared.
     """
+    from hetero.measure.quality import outlier
     from hetero.measure.store import RunRecord
 
     t0 = time.perf_counter()
@@ -505,27 +515,119 @@ def run_specs(
         if on_event is not None:
             on_event(RunEvent(spec, status, record, done, stats.total))
 
+    # the seeds of one scratch unit: the gate compares each body with the others
+    def unit_of(spec: Any) -> tuple:
+        return (spec.level, spec.unit, spec.mode, spec.keep_head, spec.max_epochs)
+
+    scratch = {s.key: s for s in peers if s.kind == "scratch"}
+    scratch.update({k: s for k, s in unique.items() if s.kind == "scratch"})
+    seeds_of: dict[tuple, list[str]] = {}
+    for k, s in scratch.items():
+        seeds_of.setdefault(unit_of(s), []).append(k)
+    dependents: dict[str, list[str]] = {}
+    for k, s in unique.items():
+        if s.source_key is not None:
+            dependents.setdefault(s.source_key, []).append(k)
+
+    cached: set[str] = set()
     for key, spec in unique.items():
         rec = store.get(key)
         if rec is not None and rec.ok and (not spec.save_state or store.has_state(key)):
             stats.cached += 1
+            cached.add(key)
             done += 1
             emit(spec, "cached", rec)
         else:
             pending[key] = spec
     attempts: dict[str, int] = {}
     reseeds: dict[str, int] = {}  # scratch runs retrained after failing the quality gate
+    trained: set[str] = set()  # keys trained and stored in this call
     dead: set[str] = set()  # keys failed for good in this call
     limit = max_in_flight or max(2, 2 * handle.workers)
     in_flight: dict[cf.Future, Any] = {}
 
+    def busy(unit: tuple) -> bool:
+        running = {s.key for s in in_flight.values()}
+        return any(k in pending or k in running for k in seeds_of[unit])
+
     def ready(spec: Any) -> bool | None:
-        """True: can start; False: wait for its source; None: its source failed."""
+        """True: can start; False: wait for its source (and the source's other seeds, for
+        the gate); None: its source failed."""
         if spec.source_key is None:
             return True
         if spec.source_key in dead:
             return None
+        source = scratch.get(spec.source_key)
+        if source is not None and busy(unit_of(source)):
+            return False
         return store.has_state(spec.source_key)
+
+    def gate_of(rec: Any) -> dict[str, Any]:
+        return (rec.info or {}).get("gate") or {}
+
+    def reseed(key: str, rec: Any) -> bool:
+        """Retrain the stored body ``key`` from its next seed, and the runs that transfer
+        from it after it (False: no retries left, or not a run of this call)."""
+        nonlocal done
+        n = reseeds.get(key, gate_of(rec).get("reseed", 0))
+        if key not in unique or n >= retries:
+            return False
+        reseeds[key] = n + 1
+        stats.gate_retried += 1
+        for k in [key, *dependents.get(key, [])]:
+            if k in pending:
+                continue
+            if k in cached:
+                cached.discard(k)
+                stats.cached -= 1
+                done -= 1
+            elif k in trained:
+                trained.discard(k)
+                stats.trained -= 1
+                done -= 1
+            pending[k] = unique[k]
+        emit(unique[key], "retry")
+        return True
+
+    def compare_seeds(unit: tuple) -> None:
+        """Once every seed of ``unit`` is finished: retrain (or, out of retries, record and
+        count) each body far worse than the others (:func:`hetero.measure.quality.outlier`)."""
+        if busy(unit):
+            return
+        recs = {k: store.get(k) for k in seeds_of[unit]}
+        learned = {  # finished bodies that beat the prior (the others have their own verdict)
+            k: r
+            for k, r in recs.items()
+            if r is not None
+            and r.ok
+            and (gate_of(r).get("passed", True) or gate_of(r).get("outlier"))
+        }
+        for k, r in learned.items():
+            g = gate_of(r)
+            verdict = outlier(
+                r.val_loss,
+                [o.val_loss for o2, o in learned.items() if o2 != k],
+                g.get("prior_loss"),
+            )
+            far = bool(verdict and verdict["outlier"])
+            if far == bool(g.get("outlier")) or (far and reseed(k, r)):
+                continue
+            r.info = {
+                **(r.info or {}),
+                "gate": {**g, **(verdict or {}), "outlier": far, "passed": not far},
+            }
+            store.put(r)
+            if far:
+                stats.gate_failed += 1
+                stats.gate_failures.append(r.unit)
+
+    # bodies stored as failing the gate with retries left (a rerun with a larger --retries)
+    for key in list(cached):
+        rec = store.get(key)
+        if unique[key].kind == "scratch" and gate_of(rec).get("passed") is False:
+            reseed(key, rec)
+    for unit in {unit_of(scratch[k]) for k in unique if k in scratch}:
+        compare_seeds(unit)
 
     def submit(spec: Any) -> None:
         source = store.state_bytes(spec.source_key) if spec.source_key else None
@@ -632,12 +734,15 @@ def run_specs(
                 done += 1
                 if record.ok:
                     stats.trained += 1
+                    trained.add(spec.key)
                     emit(spec, "ok", record)
                 else:
                     stats.failed += 1
                     stats.failures.append((spec.unit, record.error or ""))
                     dead.add(spec.key)
                     emit(spec, "failed", record)
+                if spec.key in scratch:
+                    compare_seeds(unit_of(spec))
     except BaseException:
         for fut in in_flight:
             fut.cancel()

@@ -427,14 +427,12 @@ def build_report(
 
     validity = measure.get("validity") or VALIDITY_STATEMENT  # also for older measurements
     notes.append(f"Validity: {validity}.")
+    from hetero.measure.quality import describe
+
     gate = measure.get("quality_gate")
-    if isinstance(gate, Mapping) and gate.get("failed"):
-        units = sorted({str(f.get("unit")) for f in gate["failed"] if isinstance(f, Mapping)})
-        notes.append(
-            f"Quality gate: {len(gate['failed'])} of {gate.get('scratch_runs')} scratch bodies "
-            f"did not get below {gate.get('ratio')} x the class-prior loss, even after retries "
-            f"({', '.join(units)}); distances involving them measure little."
-        )
+    gate_text = describe(gate) if isinstance(gate, Mapping) else None
+    if gate_text:
+        notes.append(f"Quality gate: {gate_text}; distances involving them measure little.")
     for f in (measure.get("failures") or [])[:10]:
         if isinstance(f, Mapping):
             notes.append(f"Failed run on {f.get('unit')}: {f.get('error')}")
