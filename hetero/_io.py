@@ -466,13 +466,16 @@ def exclusive_folder(folder: str | os.PathLike | None, command: str) -> Iterator
     """Hold ``folder/.hetero.lock`` exclusively; refuse at once if another process does.
 
     An OS-level lock (filelock): a killed run releases it with its process, so resuming
-    never waits. ``command`` names the writer in the error ("hetero measure").
+    never waits. ``command`` names the writer in the error ("hetero measure"). A command
+    that fails before writing anything into a folder that was empty leaves no folder
+    behind (not one holding only the lock file).
     """
     if folder is None:
         yield
         return
     import filelock
 
+    was_empty = Path(folder).is_dir() and not any(Path(folder).iterdir())
     lock = filelock.FileLock(Path(folder) / LOCK_FILE, timeout=0)
     try:
         lock.acquire()
@@ -484,5 +487,12 @@ def exclusive_folder(folder: str | os.PathLike | None, command: str) -> Iterator
         ) from None
     try:
         yield
+    except BaseException:
+        lock.release()
+        if was_empty and [p.name for p in Path(folder).iterdir()] == [LOCK_FILE]:
+            with contextlib.suppress(OSError):
+                (Path(folder) / LOCK_FILE).unlink()
+                Path(folder).rmdir()
+        raise
     finally:
         lock.release()

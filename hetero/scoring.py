@@ -123,6 +123,8 @@ def _auroc(target: str, scores: np.ndarray | None, y: np.ndarray) -> float:
     from sklearn import metrics as skm
 
     assert scores is not None
+    if not np.isfinite(scores).all():  # a diverged model: no ranking to score
+        return float("nan")
     if target == "binary":
         return float(skm.roc_auc_score(y, scores)) if len(np.unique(y)) == 2 else float("nan")
     cols = [j for j in range(y.shape[1]) if len(np.unique(y[:, j])) == 2]

@@ -86,10 +86,14 @@ LrScheduleOpt = Annotated[
 ]
 
 
-def check_training_options(task_sampling: str, lr_schedule: str) -> None:
+def check_training_options(task_sampling: str, lr_schedule: str, **numbers: Any) -> None:
     """One-line error for a ``--task-sampling`` or ``--lr-schedule`` value the trainer does
-    not know."""
-    from hetero_models.training_options import LR_SCHEDULES, TASK_SAMPLING
+    not know, or for one of ``numbers`` (``lr``, ``weight_decay``, ``patience``, ...) out of
+    its range (:func:`~hetero_models.training_options.check_numbers`): before anything is
+    created or trained."""
+    from hetero_models.training_options import LR_SCHEDULES, TASK_SAMPLING, check_numbers
+
+    check_numbers(**numbers)
 
     for option, value, valid in (
         ("--task-sampling", task_sampling, TASK_SAMPLING),
@@ -296,7 +300,9 @@ def train_command(
     the_plan = load_plan_file(plan, the_suite) if plan is not None else None
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
-    check_training_options(task_sampling, lr_schedule)
+    check_training_options(
+        task_sampling, lr_schedule, lr=lr, weight_decay=weight_decay, patience=patience
+    )
     if rank == 0:
         check_output_dir(output, create=False)  # created only when there is something to save
     net, history = train_two_stage(
@@ -554,7 +560,9 @@ def compare_command(
         )
     hparams = model_hparams(model, preset, hparam)
     check_model(model, the_suite, hparams)
-    check_training_options(task_sampling, lr_schedule)
+    check_training_options(
+        task_sampling, lr_schedule, lr=lr, weight_decay=weight_decay, patience=patience
+    )
     check_output_dir(output, create=True)
     config = CompareConfig(
         model=model,

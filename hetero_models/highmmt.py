@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import numbers
 from typing import Any
 
 import torch
@@ -262,6 +263,20 @@ class HighMMT(GroupedModel):
                 f"(valid: {', '.join(sorted(hp))})"
             )
         hp.update(overrides)
+        for name, value in hp.items():  # sizes and counts; None: derived below
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+            if not ok and not (
+                value is None and name in ("crossmodal_latent_heads", "retrieval_dim")
+            ):
+                raise HeteroError(f"{name} must be a positive integer, got {value!r}")
+        if token_width is not None and not (
+            isinstance(token_width, numbers.Integral)
+            and not isinstance(token_width, bool)
+            and token_width > 0
+        ):
+            raise HeteroError(
+                f"token_width must be a positive integer or None, got {token_width!r}"
+            )
         if hp["crossmodal_latent_heads"] is None:
             hp["crossmodal_latent_heads"] = hp["latent_heads"]
         self.spec = ModelSpec.from_suite(spec)

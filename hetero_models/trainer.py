@@ -36,7 +36,13 @@ from hetero.errors import HeteroError
 from hetero.scoring import task_metrics
 
 # re-exported: the options are named in a torch-free module so the CLI and analyses can read them
-from hetero_models.training_options import EARLIER_DEFAULTS, KEEP, LR_SCHEDULES, TASK_SAMPLING
+from hetero_models.training_options import (
+    EARLIER_DEFAULTS,
+    KEEP,
+    LR_SCHEDULES,
+    TASK_SAMPLING,
+    check_numbers,
+)
 
 __all__ = [
     "EARLIER_DEFAULTS",
@@ -366,6 +372,7 @@ class Trainer:
             raise HeteroError("no tasks to train on")
         for name in self.tasks:
             suite.task(name)  # raises on unknown names
+        check_numbers(epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience)
         self.epochs = int(epochs)
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
@@ -593,11 +600,31 @@ class Trainer:
                 if scheduler is not None:
                     scheduler.step()
                 losses.append(float(loss.detach()))
+            # nothing useful can come of non-finite weights (nor can they be scored)
+            if not math.isfinite(sum(losses)) or not all(
+                bool(torch.isfinite(p).all()) for p in model.parameters()
+            ):
+                raise HeteroError(
+                    f"[{self.stage}] training diverged at epoch {epoch} (mean training loss "
+                    f"{np.mean(losses) if losses else math.nan:.4g}); lower the learning rate "
+                    f"(lr {self.lr:g}) or check the inputs for extreme values"
+                )
             self._calibrate(model, epoch)
             if world > 1:  # replicas' BatchNorm statistics drift apart: take rank 0's
                 for buf in model.buffers():
                     torch.distributed.broadcast(buf, src=0)
             val = self.evaluate("val")
+            bad = [  # (a task without validation samples has a NaN loss by design)
+                name
+                for name, m in val.items()
+                if self._data[name].n("val") and not math.isfinite(m["loss"])
+            ]
+            if bad:
+                raise HeteroError(
+                    f"[{self.stage}] training diverged at epoch {epoch} (validation loss of "
+                    f"{', '.join(bad)} not finite); lower the learning rate (lr {self.lr:g}) or "
+                    "check the inputs for extreme values"
+                )
             score = self._score(val)
             row: dict[str, Any] = {
                 "stage": self.stage,

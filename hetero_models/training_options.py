@@ -3,7 +3,12 @@ run keys of ``hetero compare`` and the analyses read without importing torch."""
 
 from __future__ import annotations
 
-__all__ = ["EARLIER_DEFAULTS", "KEEP", "LR_SCHEDULES", "TASK_SAMPLING"]
+import math
+from typing import Any
+
+from hetero.errors import HeteroError
+
+__all__ = ["EARLIER_DEFAULTS", "KEEP", "LR_SCHEDULES", "TASK_SAMPLING", "check_numbers"]
 
 #: What :meth:`Trainer.fit` leaves in the model: the best validation checkpoint or the last
 #: epoch's weights.
@@ -15,3 +20,19 @@ LR_SCHEDULES = ("constant", "cosine")
 #: :class:`Trainer`'s ``task_sampling`` and ``lr_schedule`` before experiment 14 made them
 #: balanced and cosine (runs stored, analyses and experiments that keep them read this).
 EARLIER_DEFAULTS = {"task_sampling": "proportional", "lr_schedule": "constant"}
+
+
+def check_numbers(**values: Any) -> None:
+    """One-line error unless each of ``epochs``, ``lr``, ``weight_decay`` (>= 0) and
+    ``patience`` (>= 1, or None) given is a finite number in its range. (An ``lr`` of 0 is
+    allowed: it trains nothing, which tests use.)"""
+    for name, value in values.items():
+        low = 1 if name == "patience" else 0
+        if value is None and name == "patience":
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not (math.isfinite(number) and number >= low):
+            raise HeteroError(f"{name}: expected a finite number >= {low}, got {value!r}")

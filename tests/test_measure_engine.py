@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from hetero.errors import HeteroError, LearnerError
+from hetero.errors import HeteroError, HeteroWarning, LearnerError
 from hetero.learners import LEARNERS, Learner, ReferenceLearner
 from hetero.matrix import HeterogeneityMatrix
-from hetero.measure.driver import measure
+from hetero.measure.driver import measure, plan_runs
 from hetero.measure.store import RunStore
 from hetero.measure.synthetic import planted_suite
 
@@ -303,6 +303,22 @@ def test_ctrl_c_keeps_finished_runs_and_writes_no_result(tmp_path):
     assert left == [".hetero.lock"]  # the (released) lock file, no result file
 
 
+def test_a_command_failing_before_it_writes_leaves_no_folder_behind(tmp_path):
+    from hetero._io import exclusive_folder
+
+    for folder, keep in ((tmp_path / "empty", False), (tmp_path / "used", True)):
+        folder.mkdir()
+        if keep:
+            (folder / "rows.csv").write_text("seed\n0\n")
+        with pytest.raises(HeteroError, match="boom"), exclusive_folder(folder, "hetero test"):
+            raise HeteroError("boom")
+        assert folder.exists() == keep
+    (tmp_path / "ok").mkdir()
+    with exclusive_folder(tmp_path / "ok", "hetero test"):
+        pass
+    assert (tmp_path / "ok").is_dir()  # a command that succeeds keeps its folder
+
+
 # -- errors ----------------------------------------------------------------------------------
 def test_errors_unknown_learner_no_interactions_bad_suite_unwritable(tmp_path):
     suite = _tiny_suite()
@@ -348,6 +364,17 @@ def test_cli_errors_exit_2_with_one_line(tmp_path):
     assert r.exit_code == 2 and "missing.npz" in r.output and not (tmp_path / "o2").exists()
     r = _invoke(["runs", str(tmp_path / "nowhere")])
     assert r.exit_code == 2 and "no run store" in r.output
+    # a plan size that cannot be cut fails before anything trains, not after
+    n_units = len(_tiny_suite().units())
+    r = _invoke(["measure", str(suite_path), "-o", str(tmp_path / "o3"), "--learner",
+                 "reference", "--unimodal-groups", str(n_units + 1)])  # fmt: skip
+    assert r.exit_code == 2 and not (tmp_path / "o3").exists()
+    assert (
+        f"unimodal_groups: expected between 1 and the number of modality units ({n_units}), got {n_units + 1}"
+        in r.output
+    )
+    with pytest.warns(HeteroWarning, match="crossmodal_groups=3 is ignored"):
+        plan_runs(_tiny_suite(), learner="reference", interactions=False, crossmodal_groups=3)
 
 
 # -- CLI end to end --------------------------------------------------------------------------

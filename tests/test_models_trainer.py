@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -151,6 +152,37 @@ def test_keep_rejects_unknown_values():
     net = create_model("highmmt", SUITE, **TINY)
     with pytest.raises(HeteroError, match=r"^keep: expected one of best, last, got 'first'$"):
         Trainer(net, SUITE, keep="first")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("lr", -1.0, "lr: expected a finite number >= 0, got -1.0"),
+        ("lr", float("nan"), "lr: expected a finite number >= 0, got nan"),
+        ("lr", float("inf"), "lr: expected a finite number >= 0, got inf"),
+        ("weight_decay", -0.1, "weight_decay: expected a finite number >= 0, got -0.1"),
+        ("patience", 0, "patience: expected a finite number >= 1, got 0"),
+        ("epochs", "ten", "epochs: expected a finite number >= 0, got 'ten'"),
+    ],
+)
+def test_trainer_rejects_numbers_out_of_range(option, value, message):
+    net = create_model("highmmt", SUITE, **TINY)
+    with pytest.raises(HeteroError, match=f"^{re.escape(message)}$"):
+        Trainer(net, SUITE, **{option: value})
+
+
+def test_training_that_diverges_stops_with_an_error_naming_the_learning_rate():
+    net = create_model("highmmt", SUITE, **TINY)
+    with pytest.raises(HeteroError, match=r"training diverged at epoch 1 .*lr 1e\+06"):
+        Trainer(net, SUITE, epochs=3, lr=1e6, device="cpu").fit()
+
+
+@pytest.mark.parametrize(
+    ("hparam", "value"), [("latent_dim", -3), ("num_latents", 0), ("depth", 1.5), ("depth", True)]
+)
+def test_model_sizes_must_be_positive_integers(hparam, value):
+    with pytest.raises(HeteroError, match=f"^{hparam} must be a positive integer, got {value!r}$"):
+        create_model("highmmt", SUITE, **{**TINY, hparam: value})
 
 
 def test_balanced_task_sampling_gives_every_task_as_many_batches_as_the_largest():
@@ -469,6 +501,10 @@ def test_cli_train_sampling_and_schedule_are_recorded_and_checked_first(tmp_path
     assert bad.exit_code == 2
     assert "--lr-schedule: expected one of constant, cosine, got 'step'" in bad.output
     assert not (tmp_path / "y").exists()
+    for flag, value in (("--lr", "-1"), ("--weight-decay", "inf"), ("--patience", "0")):
+        bad = CliRunner().invoke(app, [*args, flag, value, "-o", str(tmp_path / "z")])
+        assert bad.exit_code == 2 and "expected a finite number" in bad.output, bad.output
+        assert not (tmp_path / "z").exists()
     res = CliRunner().invoke(
         app,
         [

@@ -168,6 +168,7 @@ class _Measurement:
             named = None if isinstance(cfg.controls, bool) else list(cfg.controls)
             self.all_tasks, self.control_tasks = with_controls(suite, named, cfg.design_seed)
         self.levels = self._plan_levels()
+        self._check_group_counts()
         self.control_levels = {
             level: self._plan_controls(level, runs.labels) for level, runs in self.levels.items()
         } if self.control_tasks else {}  # fmt: skip
@@ -237,6 +238,29 @@ class _Measurement:
                 mask=mask,
             )
         return levels
+
+    def _check_group_counts(self) -> None:
+        """A plan size that cannot be cut fails before anything trains (not after)."""
+        for level, option, n_groups in (
+            ("modality", "unimodal_groups", self.cfg.unimodal_groups),
+            ("interaction", "crossmodal_groups", self.cfg.crossmodal_groups),
+        ):
+            if n_groups is None:
+                continue
+            runs = self.levels.get(level)
+            if runs is None:
+                warnings.warn(
+                    f"{option}={n_groups} is ignored: this measurement has no interaction "
+                    "level (interactions off, or a learner or suite without them)",
+                    HeteroWarning,
+                    stacklevel=4,
+                )
+            elif not 1 <= n_groups <= runs.n:
+                raise HeteroError(
+                    f"{option}: expected between 1 and the number of {level} units "
+                    f"({runs.n}), got {n_groups}",
+                    source=self.suite.source,
+                )
 
     def _plan_controls(self, level: str, labels: list[str]) -> LevelRuns:
         """Each unit of a controlled task with its twin and shuffled copy (both directions)."""
