@@ -222,6 +222,19 @@ def test_cli_list(cli):
     assert data["suites"]["mini"] == ["mfeat", "watch", "watch_side", "digits"]
 
 
+def test_cli_show_says_which_modalities_are_not_standardised(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "t.npz", a=rng.random((30, 4)), b=rng.random((30, 3)),
+             y=np.arange(30) % 2)  # fmt: skip
+    (tmp_path / "s.yaml").write_text(
+        "name: s\ntasks:\n  - name: t\n    data: t.npz\n    target: binary\n"
+        "    modalities: [{name: a, kind: table}, {name: b, kind: table, standardize: false}]\n"
+    )
+    out = cli("show", str(tmp_path / "s.yaml")).output
+    assert "    a              table      1 positions x 4 channels\n" in out
+    assert "    b              table      1 positions x 3 channels  (not standardised)\n" in out
+
+
 def test_cli_show_dataset_and_suite(cli):
     res = cli("show", "mfeat", "-O", "views=[pix, fou]", "-O", "image_pool=2")
     assert res.exit_code == 0, res.output

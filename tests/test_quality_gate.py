@@ -170,7 +170,9 @@ def test_a_hopeless_outlier_is_kept_reported_and_retried_by_a_rerun_with_more_re
     from hetero.measure.quality import describe
 
     text = describe(res.summary["quality_gate"])
-    assert text.startswith("2 of 12 scratch bodies failed the quality gate after their retries")
+    assert text.startswith(
+        "2 of 12 scratch bodies failed the quality gate after up to 1 retraining(s) each"
+    )
     assert "2 far worse than their unit's other seeds" in text and "class-prior" not in text
     from hetero.report import build_report
 
@@ -190,6 +192,11 @@ def test_a_rerun_with_more_retries_retrains_bodies_stored_at_the_prior_loss(tmp_
     with LEARNERS.registered("broken-test", _Hopeless):
         first = measure(_suite(), tmp_path, retries=0, **kw)
     assert first.stats.gate_retried == 0 and len(first.summary["quality_gate"]["failed"]) == 4
+    from hetero.measure.quality import describe
+
+    assert "failed the quality gate without a retry (4 not below 0.9 x" in describe(
+        first.summary["quality_gate"]
+    )
     with LEARNERS.registered("broken-test", _Broken):
         again = measure(_suite(), tmp_path, retries=1, **kw)
     assert again.stats.gate_retried == 4 and again.summary["quality_gate"]["failed"] == []

@@ -772,6 +772,8 @@ def test_error_npz_missing_unreadable_and_object_arrays(tmp_path):
     write_npz(tmp_path / "speech.npz", **a)  # numpy pickles the object array
     msg = yaml_error(tmp_path, "tasks:\n" + BASE_TASK)
     assert "array 'lips' holds Python objects (dtype object)" in msg and "never unpickled" in msg
+    # the member's own message, once (not wrapped in "cannot read npz (...)")
+    assert msg.count("task 'speech': data:") == 1 and "cannot read npz" not in msg
 
 
 def test_npz_is_never_unpickled(tmp_path, monkeypatch):

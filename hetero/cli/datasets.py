@@ -83,9 +83,10 @@ def _print_dataset(s: dict[str, Any]) -> None:
     echo("  modalities")
     for m in s["modalities"]:
         positions = "x".join(map(str, m["positions"])) or "1"
+        raw = "" if m.get("standardize", True) else "  (not standardised)"
         echo(
             f"    {m['name']:<14} {m['kind']:<10} shape {tuple(m['shape'])}: "
-            f"{positions} positions x {m['channels']} channels"
+            f"{positions} positions x {m['channels']} channels{raw}"
         )
     opts = ", ".join(f"{k}={v!r}" for k, v in s["options"].items())
     echo(f"  options  {opts}")
@@ -105,8 +106,10 @@ def _print_suite(s: dict[str, Any]) -> None:
         )
         for m in t["modalities"]:
             positions = "x".join(map(str, m["positions"])) or "1"
+            raw = "" if m.get("standardize", True) else "  (not standardised)"
             echo(
-                f"    {m['name']:<14} {m['kind']:<10} {positions} positions x {m['channels']} channels"
+                f"    {m['name']:<14} {m['kind']:<10} {positions} positions x {m['channels']} "
+                f"channels{raw}"
             )
     shared = [m for m in s["modalities"] if len(m["tasks"]) > 1]
     if shared:

@@ -104,7 +104,9 @@ def describe(report: Any) -> str | None:
     if far:
         kinds.append(f"{far} far worse than their unit's other seeds")
     units = ", ".join(sorted({str(f.get("unit")) for f in failed}))
+    most = max(int(f.get("reseeds") or 0) for f in failed)
+    tries = "without a retry" if most == 0 else f"after up to {most} retraining(s) each"
     return (
         f"{len(failed)} of {report.get('scratch_runs')} scratch bodies failed the quality gate "
-        f"after their retries ({'; '.join(kinds)}): {units}"
+        f"{tries} ({'; '.join(kinds)}): {units}"
     )

@@ -300,6 +300,8 @@ def _read_npz(path: Path, task: str, *, yaml_source: str | None) -> dict[str, np
         npz = np.load(path, allow_pickle=False)
         with npz:
             return {key: npz[key] for key in npz.files}
+    except HeteroError:  # a member's own one-line message (check_npy_member)
+        raise
     except zipfile.BadZipFile:
         if magic == b"\x93NUMPY":
             raise error(
