@@ -364,6 +364,137 @@ def train_command(
         torch.distributed.destroy_process_group()
 
 
+#: Splits ``hetero predict`` can read.
+PREDICT_SPLITS = ("train", "val", "test")
+
+
+def _prediction_rows(task, split: str, logits, targets) -> list[dict[str, Any]]:
+    """One row per sample of ``split``: its index in the task's data, target, prediction
+    and (classification) the score behind it."""
+    import numpy as np
+
+    from hetero.scoring import predictions
+
+    out, y = logits.float().cpu().numpy(), targets.cpu().numpy()
+    index = np.asarray(getattr(task.data, f"{split}_idx"))
+    rows: list[dict[str, Any]] = []
+
+    def text(v: Any) -> str:
+        flat = np.asarray(v).reshape(-1)
+        return ";".join(f"{x:.6g}" if np.issubdtype(flat.dtype, np.floating) else str(x)
+                        for x in flat)  # fmt: skip
+
+    if task.target == "regression":
+        for i, (pred, target) in enumerate(zip(out, y, strict=True)):
+            rows.append({"task": task.name, "split": split, "index": int(index[i]),
+                         "target": text(target), "prediction": text(pred), "score": ""})  # fmt: skip
+        return rows
+    pred, scores = predictions(task.target, out)
+    if scores is None:  # multiclass: the softmax probability of the predicted class
+        z = out - out.max(1, keepdims=True)
+        prob = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        scores = prob[np.arange(len(pred)), pred]
+    for i in range(len(pred)):
+        rows.append({"task": task.name, "split": split, "index": int(index[i]),
+                     "target": text(y[i]), "prediction": text(pred[i]),
+                     "score": text(scores[i])})  # fmt: skip
+    return rows
+
+
+def predict_command(
+    model_dir: Annotated[
+        Path,
+        typer.Argument(help="A model folder written by hetero train (-o DIR).", metavar="MODEL"),
+    ],
+    suite: Annotated[
+        str,
+        typer.Argument(help="Suite YAML file (or a built-in suite name).", metavar="SUITE"),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--out", help="CSV file of the predictions.", metavar="FILE"),
+    ],
+    split: Annotated[
+        list[str] | None,
+        typer.Option("--split", help="Split(s) to predict (default: test).", metavar="SPLIT"),
+    ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option("--task", help="Only this task (repeatable).", metavar="TASK"),
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="auto, cpu or cuda.", metavar="DEVICE")
+    ] = "auto",
+    data_dir: DataDirOpt = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
+        ),
+    ] = False,
+) -> None:
+    """Apply a trained model to a suite's splits: one CSV row per sample (task, split,
+    index, target, prediction, score) and each task's metrics on stdout."""
+    from hetero._io import atomic_write_text
+    from hetero_models.inputs import ModelSpec
+    from hetero_models.registry import load_model
+    from hetero_models.trainer import Trainer, resolve_device
+
+    splits = list(dict.fromkeys(split or ["test"]))
+    for name in splits:
+        if name not in PREDICT_SPLITS:
+            raise HeteroError(f"--split: expected one of {', '.join(PREDICT_SPLITS)}, got {name!r}")
+    the_suite = load_suite_arg(suite, trust_pickle=trust_pickle, data_dir=data_dir)
+    if output.is_dir():
+        raise HeteroError("is a directory; expected a CSV file name", source=output)
+    dev = resolve_device(device)
+    net = load_model(model_dir, device=str(dev)).eval()
+    known = [t.name for t in net.spec.tasks]
+    tasks = list(dict.fromkeys(task or [t for t in known if t in the_suite.task_names]))
+    if not tasks:
+        raise HeteroError(
+            f"the model's tasks ({', '.join(known)}) are not in suite {the_suite.name!r}",
+            source=model_dir,
+        )
+    given = ModelSpec.from_suite(the_suite)
+    for name in tasks:
+        if name not in known:
+            raise HeteroError(f"--task {name!r}: the model has no such task (it has: "
+                              f"{', '.join(known)})")  # fmt: skip
+        if name not in the_suite.task_names:
+            raise HeteroError(f"--task {name!r}: not in suite {the_suite.name!r}")
+        mine, theirs = net.spec.task(name).to_dict(), given.task(name).to_dict()
+        if mine != theirs:
+            raise HeteroError(
+                f"task {name!r}: the suite's modalities or outputs differ from those the model "
+                f"was trained on (model {json.dumps(mine)[:300]}, suite "
+                f"{json.dumps(theirs)[:300]})",
+                source=model_dir,
+            )
+        if the_suite.task(name).target == "retrieval":
+            raise HeteroError(f"task {name!r}: a retrieval task has no per-sample predictions")
+    runner = Trainer(net, the_suite, tasks=tasks, device=dev)
+    rows: list[dict[str, Any]] = []
+    for name in splits:
+        outputs = runner.predict(name, tasks)
+        for t in tasks:
+            if t in outputs:
+                rows += _prediction_rows(the_suite.task(t), name, *outputs[t])
+        for t, metrics in runner.evaluate(name, tasks).items():
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+            typer.echo(f"{name} {t}: {shown}")
+    buf = io.StringIO()
+    writer = csv.DictWriter(
+        buf, fieldnames=["task", "split", "index", "target", "prediction", "score"],
+        lineterminator="\n",
+    )  # fmt: skip
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(output, buf.getvalue())
+    typer.echo(f"wrote {len(rows)} predictions to {output}")
+
+
 def _parse_plan_option(value: str, suite) -> tuple[str, Any]:
     """``NAME=plan.json`` (or a bare path, named after its file) -> (name, plan)."""
     name, sep, path = value.partition("=")
@@ -615,5 +746,6 @@ def register(app: typer.Typer) -> None:
     from hetero_models.analysis.cli import register as register_analyze
 
     add_command(app, "train", train_command)
+    add_command(app, "predict", predict_command)
     add_command(app, "compare", compare_command)
     register_analyze(app)

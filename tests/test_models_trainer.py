@@ -415,6 +415,55 @@ def _write_suite_yaml(folder):
     return path
 
 
+def test_cli_predict_reproduces_the_saved_test_metrics_and_refuses_other_suites(tmp_path):
+    import csv
+
+    from typer.testing import CliRunner
+
+    from hetero.cli.main import app
+
+    suite_dir = tmp_path / "suite"
+    suite_dir.mkdir()
+    yaml_path = _write_suite_yaml(suite_dir)
+    out = tmp_path / "model"
+    res = CliRunner().invoke(app, ["train", str(yaml_path), "--preset", "small", "-q",
+                                   "--pretrain-epochs", "1", "--device", "cpu", "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "metrics.json").read_text())["test"]
+    csv_path = tmp_path / "pred.csv"
+    res = CliRunner().invoke(app, ["predict", str(out), str(yaml_path), "-o", str(csv_path),
+                                   "--split", "test", "--split", "val", "--device", "cpu"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(csv_path.open()))
+    for task in SUITE.tasks:
+        mine = [r for r in rows if r["task"] == task.name and r["split"] == "test"]
+        assert [int(r["index"]) for r in mine] == list(task.data.test_idx)
+        y = task.data.y[task.data.test_idx]
+        if task.target == "regression":
+            assert np.allclose([float(r["target"]) for r in mine], y, rtol=1e-5)
+            err = [float(r["prediction"]) - float(r["target"]) for r in mine]
+            assert np.mean(np.square(err)) == pytest.approx(saved[task.name]["mse"], rel=1e-4)
+        else:
+            assert [r["target"] for r in mine] == [str(int(v)) for v in y]
+            hits = np.mean([r["prediction"] == r["target"] for r in mine])
+            assert hits == pytest.approx(saved[task.name]["accuracy"])
+        assert f"test {task.name}: loss {saved[task.name]['loss']:.4f}" in res.output
+        assert len([r for r in rows if r["task"] == task.name and r["split"] == "val"]) == len(
+            task.data.val_idx
+        )
+    bad = CliRunner().invoke(app, ["predict", str(out), "mini", "-o", str(csv_path)])
+    assert (
+        bad.exit_code == 2
+        and "the model's tasks (alpha, beta, gamma) are not in suite 'mini'" in bad.output
+    )
+    bad = CliRunner().invoke(app, ["predict", str(out), str(yaml_path), "-o", str(tmp_path / "x.csv"),
+                                   "--split", "dev"])  # fmt: skip
+    assert (
+        bad.exit_code == 2 and "--split: expected one of train, val, test, got 'dev'" in bad.output
+    )
+    assert not (tmp_path / "x.csv").exists()
+
+
 DDP_SCRIPT = """
 import os, sys, json, torch
 sys.path.insert(0, {root!r})
