@@ -488,10 +488,13 @@ def exclusive_folder(folder: str | os.PathLike | None, command: str) -> Iterator
     try:
         yield
     except BaseException:
-        lock.release()
+        # unlinked while still held, so that no other process can hold it at that moment;
+        # the folder goes only if it is then empty (another writer may have started)
         if was_empty and [p.name for p in Path(folder).iterdir()] == [LOCK_FILE]:
             with contextlib.suppress(OSError):
                 (Path(folder) / LOCK_FILE).unlink()
+            lock.release()
+            with contextlib.suppress(OSError):
                 Path(folder).rmdir()
         raise
     finally:

@@ -25,6 +25,7 @@ import functools
 import math
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hetero.errors import HeteroError
+from hetero.errors import HeteroError, HeteroWarning
 from hetero.scoring import task_metrics
 
 # re-exported: the options are named in a torch-free module so the CLI and analyses can read them
@@ -566,6 +567,18 @@ class Trainer:
         keep_best = self.keep == "best"
         best_state = copy.deepcopy(model.state_dict()) if keep_best else None
         stale = 0
+
+        def diverged(epoch: int, what: str) -> None:
+            """Stop at a divergence: keep the best epoch so far with a warning, or raise
+            when there is none to keep (no finite epoch yet, or ``keep="last"``)."""
+            message = (
+                f"[{self.stage}] training diverged at epoch {epoch} ({what}); lower the "
+                f"learning rate (lr {self.lr:g}) or check the inputs for extreme values"
+            )
+            if not (keep_best and self.best_epoch_ > 0):
+                raise HeteroError(message)
+            warnings.warn(f"{message}; kept epoch {self.best_epoch_}", HeteroWarning, stacklevel=3)
+
         scheduler = None
         for epoch in range(1, self.epochs + 1):
             start = time.perf_counter()
@@ -601,14 +614,16 @@ class Trainer:
                     scheduler.step()
                 losses.append(float(loss.detach()))
             # nothing useful can come of non-finite weights (nor can they be scored)
-            if not math.isfinite(sum(losses)) or not all(
+            broken = not math.isfinite(sum(losses)) or not all(
                 bool(torch.isfinite(p).all()) for p in model.parameters()
-            ):
-                raise HeteroError(
-                    f"[{self.stage}] training diverged at epoch {epoch} (mean training loss "
-                    f"{np.mean(losses) if losses else math.nan:.4g}); lower the learning rate "
-                    f"(lr {self.lr:g}) or check the inputs for extreme values"
-                )
+            )
+            if world > 1:  # every replica stops together
+                flag = torch.tensor(float(broken), device=self.device)
+                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+                broken = bool(flag.item())
+            if broken:
+                diverged(epoch, f"mean training loss {np.mean(losses) if losses else math.nan:.4g}")
+                break
             self._calibrate(model, epoch)
             if world > 1:  # replicas' BatchNorm statistics drift apart: take rank 0's
                 for buf in model.buffers():
@@ -620,11 +635,8 @@ class Trainer:
                 if self._data[name].n("val") and not math.isfinite(m["loss"])
             ]
             if bad:
-                raise HeteroError(
-                    f"[{self.stage}] training diverged at epoch {epoch} (validation loss of "
-                    f"{', '.join(bad)} not finite); lower the learning rate (lr {self.lr:g}) or "
-                    "check the inputs for extreme values"
-                )
+                diverged(epoch, f"validation loss of {', '.join(bad)} not finite")
+                break
             score = self._score(val)
             row: dict[str, Any] = {
                 "stage": self.stage,

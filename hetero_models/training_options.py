@@ -23,8 +23,8 @@ EARLIER_DEFAULTS = {"task_sampling": "proportional", "lr_schedule": "constant"}
 
 
 def check_numbers(**values: Any) -> None:
-    """One-line error unless each of ``epochs``, ``lr``, ``weight_decay`` (>= 0) and
-    ``patience`` (>= 1, or None) given is a finite number in its range. (An ``lr`` of 0 is
+    """One-line error unless each of ``epochs`` (an integer >= 0), ``lr``, ``weight_decay``
+    (>= 0) and ``patience`` (an integer >= 1, or None) given is a finite number in its range. (An ``lr`` of 0 is
     allowed: it trains nothing, which tests use.)"""
     for name, value in values.items():
         low = 1 if name == "patience" else 0
@@ -34,5 +34,9 @@ def check_numbers(**values: Any) -> None:
             number = float(value)
         except (TypeError, ValueError):
             number = math.nan
-        if not (math.isfinite(number) and number >= low):
-            raise HeteroError(f"{name}: expected a finite number >= {low}, got {value!r}")
+        whole = name in ("epochs", "patience")
+        if whole and isinstance(value, bool):
+            number = math.nan
+        if not (math.isfinite(number) and number >= low and (not whole or number == int(number))):
+            kind = "an integer" if whole else "a finite number"
+            raise HeteroError(f"{name}: expected {kind} >= {low}, got {value!r}")

@@ -161,8 +161,9 @@ def test_keep_rejects_unknown_values():
         ("lr", float("nan"), "lr: expected a finite number >= 0, got nan"),
         ("lr", float("inf"), "lr: expected a finite number >= 0, got inf"),
         ("weight_decay", -0.1, "weight_decay: expected a finite number >= 0, got -0.1"),
-        ("patience", 0, "patience: expected a finite number >= 1, got 0"),
-        ("epochs", "ten", "epochs: expected a finite number >= 0, got 'ten'"),
+        ("patience", 0, "patience: expected an integer >= 1, got 0"),
+        ("patience", 2.5, "patience: expected an integer >= 1, got 2.5"),
+        ("epochs", "ten", "epochs: expected an integer >= 0, got 'ten'"),
     ],
 )
 def test_trainer_rejects_numbers_out_of_range(option, value, message):
@@ -175,6 +176,33 @@ def test_training_that_diverges_stops_with_an_error_naming_the_learning_rate():
     net = create_model("highmmt", SUITE, **TINY)
     with pytest.raises(HeteroError, match=r"training diverged at epoch 1 .*lr 1e\+06"):
         Trainer(net, SUITE, epochs=3, lr=1e6, device="cpu").fit()
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_a_late_divergence_keeps_the_best_epoch_or_fails_without_one(monkeypatch, keep):
+    from hetero.errors import HeteroWarning
+
+    real, calls = Trainer.evaluate, []
+
+    def evaluate(self, split="test", tasks=None, batch_size=256):
+        out = real(self, split, tasks, batch_size)
+        if split == "val":
+            calls.append(split)
+            if len(calls) == 2:  # the second epoch's validation: a non-finite loss
+                out["alpha"]["loss"] = float("nan")
+        return out
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    trainer = Trainer(create_model("highmmt", SUITE, **TINY), SUITE, epochs=4, keep=keep,
+                      device="cpu")  # fmt: skip
+    message = r"diverged at epoch 2 \(validation loss of alpha not finite\)"
+    if keep == "last":  # the last weights are what diverged: nothing to keep
+        with pytest.raises(HeteroError, match=message):
+            trainer.fit()
+        return
+    with pytest.warns(HeteroWarning, match=message + ".*kept epoch 1$"):
+        trainer.fit()
+    assert len(trainer.history_) == 1 and trainer.kept_epoch_ == 1
 
 
 @pytest.mark.parametrize(
@@ -451,6 +479,19 @@ def test_cli_predict_reproduces_the_saved_test_metrics_and_refuses_other_suites(
         assert len([r for r in rows if r["task"] == task.name and r["split"] == "val"]) == len(
             task.data.val_idx
         )
+    # the model's stored input statistics are used, not the suite's: the same test rows
+    # in a suite whose training rows are on another scale give the same predictions
+    for npz in suite_dir.glob("*.npz"):
+        data = dict(np.load(npz))
+        for key in [k for k in data if k not in ("y", "train_idx", "val_idx", "test_idx")]:
+            data[key] = data[key].astype(np.float64)
+            data[key][data["train_idx"]] = 10.0 * data[key][data["train_idx"]] + 5.0
+        np.savez(npz, **data)
+    res = CliRunner().invoke(app, ["predict", str(out), str(yaml_path), "-o", str(tmp_path / "p2.csv"),
+                                   "--device", "cpu"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    again = list(csv.DictReader((tmp_path / "p2.csv").open()))
+    assert again == [r for r in rows if r["split"] == "test"]
     bad = CliRunner().invoke(app, ["predict", str(out), "mini", "-o", str(csv_path)])
     assert (
         bad.exit_code == 2
@@ -552,7 +593,7 @@ def test_cli_train_sampling_and_schedule_are_recorded_and_checked_first(tmp_path
     assert not (tmp_path / "y").exists()
     for flag, value in (("--lr", "-1"), ("--weight-decay", "inf"), ("--patience", "0")):
         bad = CliRunner().invoke(app, [*args, flag, value, "-o", str(tmp_path / "z")])
-        assert bad.exit_code == 2 and "expected a finite number" in bad.output, bad.output
+        assert bad.exit_code == 2 and "expected a" in bad.output, bad.output
         assert not (tmp_path / "z").exists()
     res = CliRunner().invoke(
         app,

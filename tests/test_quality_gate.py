@@ -200,3 +200,35 @@ def test_a_rerun_with_more_retries_retrains_bodies_stored_at_the_prior_loss(tmp_
     with LEARNERS.registered("broken-test", _Broken):
         again = measure(_suite(), tmp_path, retries=1, **kw)
     assert again.stats.gate_retried == 4 and again.summary["quality_gate"]["failed"] == []
+
+
+def test_stored_transfers_from_a_retrained_body_that_are_not_in_the_call_become_stale(tmp_path):
+    from hetero.measure.estimators import get_estimator
+    from hetero.measure.executors import make_executor, run_specs
+    from hetero.measure.planner import RunPlanner
+    from hetero.measure.store import RunStore
+
+    suite = _suite()
+    labels = [u.label for u in suite.units()]
+    runs = RunPlanner(suite, "broken-test", {}, get_estimator("finetune")).plan_level(
+        "modality", labels, seeds=[0], baseline_seeds=[0], mask=None
+    )
+    kw = dict(learner_name="broken-test", learner_config={}, handle=make_executor("serial"),
+              task_for=lambda label: suite.task(label.split("/")[0]))  # fmt: skip
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        with LEARNERS.registered("broken-test", _Hopeless):
+            first = run_specs(runs.specs(), store, retries=0, **kw)
+        assert first.gate_failed == 2 and first.trained == 4  # 2 bodies, 2 transfers
+        # a later call holds only the bodies (as a rerun of part of a measurement would)
+        with LEARNERS.registered("broken-test", _Broken):
+            again = run_specs(list(runs.scratch.values()), store, retries=1, **kw)
+        assert again.gate_retried == 2 and again.gate_failed == 0
+        statuses = {r.kind: set() for r in store.records()}
+        for r in store.records():
+            statuses[r.kind].add(r.status)
+    assert statuses == {"scratch": {"ok"}, "transfer": {"stale"}}
+    # the full plan again: the stale transfers are trained anew, the bodies reused
+    with RunStore(tmp_path / "runs.sqlite") as store, LEARNERS.registered("broken-test", _Broken):
+        last = run_specs(runs.specs(), store, retries=1, **kw)
+        assert (last.cached, last.trained) == (2, 2)
+        assert {r.status for r in store.records()} == {"ok"}

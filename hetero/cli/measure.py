@@ -145,7 +145,7 @@ def _summary_table(result: Any) -> None:
     console.print(
         f"runs: {r['trained']} trained, {r['cached']} reused from the store, {r['failed']} failed, "
         f"{r['skipped']} skipped ({r['retried']} retries of failed runs, "
-        f"{r.get('gate_retried', 0)} bodies retrained by the quality gate); "
+        f"{r.get('gate_retried', 0)} retrainings by the quality gate); "
         f"wall time {r['wall_time']:.1f} s"
     )
     console.print(f"learner: {s['learner']}   estimator: {s['estimator']['name']}")

@@ -565,15 +565,26 @@ def run_specs(
     def gate_of(rec: Any) -> dict[str, Any]:
         return (rec.info or {}).get("gate") or {}
 
+    gate_failed: dict[str, str] = {}  # key -> unit of bodies kept after failing the gate
+
     def reseed(key: str, rec: Any) -> bool:
         """Retrain the stored body ``key`` from its next seed, and the runs that transfer
-        from it after it (False: no retries left, or not a run of this call)."""
+        from it after it (False: no retries left, or not a run of this call). Stored runs
+        that transferred from it and are not in this call are marked ``stale``, so that
+        no later call reuses them."""
         nonlocal done
         n = reseeds.get(key, gate_of(rec).get("reseed", 0))
         if key not in unique or n >= retries:
             return False
         reseeds[key] = n + 1
         stats.gate_retried += 1
+        gate_failed.pop(key, None)
+        if key in cached:
+            for old in store.records(status="ok"):
+                if old.source_key == key and old.key not in unique:
+                    old.status = "stale"
+                    old.error = "its source body was retrained by the quality gate"
+                    store.put(old)
         for k in [key, *dependents.get(key, [])]:
             if k in pending:
                 continue
@@ -603,6 +614,8 @@ def run_specs(
             and (gate_of(r).get("passed", True) or gate_of(r).get("outlier"))
         }
         for k, r in learned.items():
+            if k not in unique:  # judged when it was trained (its transfers ran then)
+                continue
             g = gate_of(r)
             verdict = outlier(
                 r.val_loss,
@@ -618,8 +631,9 @@ def run_specs(
             }
             store.put(r)
             if far:
-                stats.gate_failed += 1
-                stats.gate_failures.append(r.unit)
+                gate_failed[k] = r.unit
+            else:
+                gate_failed.pop(k, None)
 
     # bodies stored as failing the gate with retries left (a rerun with a larger --retries)
     for key in list(cached):
@@ -700,8 +714,7 @@ def run_specs(
                         emit(spec, "retry")
                         pending[spec.key] = spec
                         continue
-                    stats.gate_failed += 1
-                    stats.gate_failures.append(spec.unit)
+                    gate_failed[spec.key] = spec.unit
                 state = out.pop("state", None)
                 record = RunRecord(
                     key=spec.key,
@@ -749,4 +762,6 @@ def run_specs(
         raise
     finally:
         stats.wall_time = time.perf_counter() - t0
+        stats.gate_failed = len(gate_failed)
+        stats.gate_failures = sorted(gate_failed.values())
     return stats

@@ -26,7 +26,7 @@ _SCHEMA_VERSION = 1
 
 _COLUMNS: list[tuple[str, str]] = [
     ("key", "TEXT PRIMARY KEY"),
-    ("status", "TEXT NOT NULL"),  # ok | failed
+    ("status", "TEXT NOT NULL"),  # ok | failed | stale (its source body was retrained)
     ("kind", "TEXT NOT NULL"),  # scratch | transfer
     ("level", "TEXT NOT NULL"),  # modality | interaction
     ("unit", "TEXT NOT NULL"),
