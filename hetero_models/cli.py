@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hetero.cli._common import add_command, parse_seeds
+from hetero.cli._common import TrustPickleOpt, add_command, parse_seeds
 from hetero.errors import HeteroError
 
 __all__ = [
@@ -269,13 +269,7 @@ def train_command(
         bool, typer.Option("-q", "--quiet", help="No per-epoch progress lines.")
     ] = False,
     data_dir: DataDirOpt = None,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
-        ),
-    ] = False,
+    trust_pickle: TrustPickleOpt = False,
 ) -> None:
     """Pre-train a fully shared model, fine-tune it with a plan, write metrics and weights."""
     import torch
@@ -426,13 +420,7 @@ def predict_command(
         str, typer.Option("--device", help="auto, cpu or cuda.", metavar="DEVICE")
     ] = "auto",
     data_dir: DataDirOpt = None,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
-        ),
-    ] = False,
+    trust_pickle: TrustPickleOpt = False,
 ) -> None:
     """Apply a trained model to a suite's splits: one CSV row per sample (task, split,
     index, target, prediction, score) and each task's metrics on stdout."""
@@ -638,13 +626,7 @@ def compare_command(
     ] = 1,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
     data_dir: DataDirOpt = None,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
-        ),
-    ] = False,
+    trust_pickle: TrustPickleOpt = False,
 ) -> None:
     """Train plans, share-all, share-none and random plans with paired seeds; compare them."""
     from hetero._io import atomic_write_bytes, check_output_dir

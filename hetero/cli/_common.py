@@ -20,12 +20,23 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "Dpi",
     "FigureFormats",
+    "TrustPickleOpt",
     "add_command",
     "fail",
     "figure_options",
     "handle_errors",
     "parse_seeds",
     "set_debug",
+]
+
+#: ``--trust-pickle`` of the commands that load a suite: the person running the command,
+#: not a file, decides whether anything is unpickled.
+TrustPickleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
+    ),
 ]
 
 EXIT_BAD_INPUT = 2

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hetero.cli._common import EXIT_FAILED, add_command, parse_seeds
+from hetero.cli._common import EXIT_FAILED, TrustPickleOpt, add_command, parse_seeds
 
 __all__ = ["register"]
 
@@ -357,13 +357,7 @@ def measure_cmd(
             help="Controls for this task only (repeatable; implies --controls).",
         ),
     ] = None,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Let pickle-reading dataset loaders (affect, mimic) unpickle files you trust.",
-        ),
-    ] = False,
+    trust_pickle: TrustPickleOpt = False,
 ) -> None:
     """Train and transfer to measure heterogeneity; write matrices, checks and a plan."""
     from hetero.datasets import get_suite
