@@ -232,3 +232,21 @@ def test_stored_transfers_from_a_retrained_body_that_are_not_in_the_call_become_
         last = run_specs(runs.specs(), store, retries=1, **kw)
         assert (last.cached, last.trained) == (2, 2)
         assert {r.status for r in store.records()} == {"ok"}
+
+
+def test_negative_controls_are_not_retrained_by_the_gate(tmp_path):
+    from hetero.measure.store import RunStore
+
+    with LEARNERS.registered("broken-test", _Broken):
+        res = measure(_suite(), tmp_path, learner="broken-test", estimator="finetune", seeds=1,
+                      controls=True, interactions=False, stability_boot=0,
+                      figures=False)  # fmt: skip
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        bodies = [
+            (r.unit, r.info["gate"]["reseed"]) for r in store.records() if r.kind == "scratch"
+        ]
+    nulls = [n for u, n in bodies if u.split("/")[0].endswith(".null")]
+    others = [n for u, n in bodies if not u.split("/")[0].endswith(".null")]
+    assert len(nulls) == 4 and set(nulls) == {0}  # labels shuffled: kept as they are
+    assert len(others) == 8 and set(others) == {1}  # real units and twins: retrained once
+    assert res.stats.gate_retried == 8 and res.stats.gate_failed == 0

@@ -287,6 +287,7 @@ class _Measurement:
             task_for=self._task_for, retries=self.cfg.retries, on_event=self.on_event,
             learner_factory=type(self.learner),
             peers=[s for r in self._all_levels() for s in r.scratch.values()],
+            ungated={f"{t}.null" for t in self.control_tasks},  # learn nothing by design
         )  # fmt: skip
         self.stats.add(st)
 

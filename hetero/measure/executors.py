@@ -20,7 +20,7 @@ import platform
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -468,6 +468,7 @@ def run_specs(
     max_in_flight: int | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
     peers: Iterable[Any] = (),
+    ungated: Container[str] = (),
 ) -> RunStats:
     """Train every spec that the store does not hold yet.
 
@@ -499,6 +500,9 @@ def run_specs(
         ``specs``: the gate compares a scratch body with the other seeds of its unit among
         both (finished ones from the store). Transfers from a unit's bodies wait until
         every seed of the unit in this call is finished and compared.
+    ungated : container of str
+        Tasks whose scratch bodies the gate records but never retrains: negative controls
+        (labels shuffled), which learn nothing by design.
     """
     from hetero.measure.quality import outlier
     from hetero.measure.store import RunRecord
@@ -519,8 +523,11 @@ def run_specs(
     def unit_of(spec: Any) -> tuple:
         return (spec.level, spec.unit, spec.mode, spec.keep_head, spec.max_epochs)
 
-    scratch = {s.key: s for s in peers if s.kind == "scratch"}
-    scratch.update({k: s for k, s in unique.items() if s.kind == "scratch"})
+    def gated(spec: Any) -> bool:
+        return spec.unit.split("/", 1)[0] not in ungated
+
+    scratch = {s.key: s for s in peers if s.kind == "scratch" and gated(s)}
+    scratch.update({k: s for k, s in unique.items() if s.kind == "scratch" and gated(s)})
     seeds_of: dict[tuple, list[str]] = {}
     for k, s in scratch.items():
         seeds_of.setdefault(unit_of(s), []).append(k)
@@ -638,7 +645,7 @@ def run_specs(
     # bodies stored as failing the gate with retries left (a rerun with a larger --retries)
     for key in list(cached):
         rec = store.get(key)
-        if unique[key].kind == "scratch" and gate_of(rec).get("passed") is False:
+        if key in scratch and gate_of(rec).get("passed") is False:
             reseed(key, rec)
     for unit in {unit_of(scratch[k]) for k in unique if k in scratch}:
         compare_seeds(unit)
@@ -707,7 +714,7 @@ def run_specs(
                     pending[spec.key] = spec
                     continue
                 gate_info = (out.get("info") or {}).get("gate") or {}
-                if out["status"] == "ok" and gate_info.get("passed") is False:
+                if out["status"] == "ok" and gate_info.get("passed") is False and gated(spec):
                     if reseeds.get(spec.key, 0) < retries:  # a body that learned nothing
                         reseeds[spec.key] = reseeds.get(spec.key, 0) + 1
                         stats.gate_retried += 1
