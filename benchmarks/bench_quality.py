@@ -295,7 +295,7 @@ def highmmt_scores(
     pre-training alone) or ``epochs`` of pre-training then ``epochs`` of fine-tuning with
     ``plan``; ``trainer``: more :class:`Trainer` options; returns {task: test metric} (and,
     into ``samples``, {task: :func:`per_sample`})."""
-    from hetero_models.trainer import Trainer, compute_metrics, train_two_stage
+    from hetero_models.trainer import Trainer, train_two_stage
 
     net, _ = train_two_stage(
         suite,
@@ -307,17 +307,14 @@ def highmmt_scores(
         device="cpu",
         **(trainer or {}),
     )
-    outputs = Trainer(net, suite, device="cpu").predict("test")
-    out = {}
-    for task in suite.tasks:
-        if task.name not in outputs:  # an empty test split
-            out[task.name] = float("nan")
-            continue
-        logits, y = (v.cpu().numpy() for v in outputs[task.name])
-        out[task.name] = compute_metrics(task.target, logits, y)[task.metric]
-        if samples is not None:
-            samples[task.name] = per_sample(task, logits, y)
-    return out
+    runner = Trainer(net, suite, device="cpu")
+    outputs = runner.predict("test")
+    metrics = runner.metrics(outputs)
+    if samples is not None:
+        for name, (logits, y) in outputs.items():
+            samples[name] = per_sample(suite.task(name), logits.cpu().numpy(), y.cpu().numpy())
+    # an empty test split has only a NaN loss
+    return {t.name: metrics[t.name].get(t.metric, float("nan")) for t in suite.tasks}
 
 
 def share_none_scores(

@@ -366,12 +366,12 @@ def _prediction_rows(task, split: str, logits, targets) -> list[dict[str, Any]]:
     """One row per sample of ``split``: its index in the task's data, target, prediction
     and (classification) the score behind it."""
     import numpy as np
+    import torch
 
     from hetero.scoring import predictions
 
     out, y = logits.float().cpu().numpy(), targets.cpu().numpy()
     index = np.asarray(getattr(task.data, f"{split}_idx"))
-    rows: list[dict[str, Any]] = []
 
     def text(v: Any) -> str:
         flat = np.asarray(v).reshape(-1)
@@ -379,20 +379,17 @@ def _prediction_rows(task, split: str, logits, targets) -> list[dict[str, Any]]:
                         for x in flat)  # fmt: skip
 
     if task.target == "regression":
-        for i, (pred, target) in enumerate(zip(out, y, strict=True)):
-            rows.append({"task": task.name, "split": split, "index": int(index[i]),
-                         "target": text(target), "prediction": text(pred), "score": ""})  # fmt: skip
-        return rows
-    pred, scores = predictions(task.target, out)
-    if scores is None:  # multiclass: the softmax probability of the predicted class
-        z = out - out.max(1, keepdims=True)
-        prob = np.exp(z) / np.exp(z).sum(1, keepdims=True)
-        scores = prob[np.arange(len(pred)), pred]
-    for i in range(len(pred)):
-        rows.append({"task": task.name, "split": split, "index": int(index[i]),
-                     "target": text(y[i]), "prediction": text(pred[i]),
-                     "score": text(scores[i])})  # fmt: skip
-    return rows
+        pred, scores = out, None
+    else:
+        pred, scores = predictions(task.target, out)
+        if scores is None:  # multiclass: the softmax probability of the predicted class
+            prob = torch.softmax(logits.float(), dim=1).cpu().numpy()
+            scores = prob[np.arange(len(pred)), pred]
+    return [
+        {"task": task.name, "split": split, "index": int(index[i]), "target": text(y[i]),
+         "prediction": text(pred[i]), "score": "" if scores is None else text(scores[i])}
+        for i in range(len(y))
+    ]  # fmt: skip
 
 
 def predict_command(
@@ -469,7 +466,7 @@ def predict_command(
         for t in tasks:
             if t in outputs:
                 rows += _prediction_rows(the_suite.task(t), name, *outputs[t])
-        for t, metrics in runner.evaluate(name, tasks).items():
+        for t, metrics in runner.metrics(outputs, tasks).items():
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
             typer.echo(f"{name} {t}: {shown}")
     buf = io.StringIO()

@@ -166,6 +166,10 @@ class RetrievalHead(nn.Module):
         return torch.stack(z, dim=1) * self.scale().sqrt()
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
 def unit_label(task: str, modality: str) -> str:
     """``task/modality`` (:attr:`hetero.suite.Unit.label`)."""
     return Unit(task, (modality,)).label
@@ -264,16 +268,10 @@ class HighMMT(GroupedModel):
             )
         hp.update(overrides)
         for name, value in hp.items():  # sizes and counts; None: derived below
-            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
-            if not ok and not (
-                value is None and name in ("crossmodal_latent_heads", "retrieval_dim")
-            ):
+            derived = value is None and name in ("crossmodal_latent_heads", "retrieval_dim")
+            if not (_positive_int(value) or derived):
                 raise HeteroError(f"{name} must be a positive integer, got {value!r}")
-        if token_width is not None and not (
-            isinstance(token_width, numbers.Integral)
-            and not isinstance(token_width, bool)
-            and token_width > 0
-        ):
+        if not (token_width is None or _positive_int(token_width)):
             raise HeteroError(
                 f"token_width must be a positive integer or None, got {token_width!r}"
             )

@@ -530,7 +530,15 @@ class Trainer:
         self, split: str = "test", tasks: Sequence[str] | None = None, batch_size: int = 256
     ) -> dict[str, dict[str, float]]:
         """Per-task metrics (plus ``loss``) of the current model on ``split``."""
-        outputs = self.predict(split, tasks, batch_size)
+        return self.metrics(self.predict(split, tasks, batch_size), tasks)
+
+    def metrics(
+        self,
+        outputs: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+        tasks: Sequence[str] | None = None,
+    ) -> dict[str, dict[str, float]]:
+        """Per-task metrics (plus ``loss``) of :meth:`predict`'s ``outputs`` (a task with
+        none, an empty split, gets only a NaN loss)."""
         out: dict[str, dict[str, float]] = {}
         for name in tasks or self.tasks:
             if name not in outputs:
@@ -614,9 +622,9 @@ class Trainer:
                     scheduler.step()
                 losses.append(float(loss.detach()))
             # nothing useful can come of non-finite weights (nor can they be scored)
-            broken = not math.isfinite(sum(losses)) or not all(
-                bool(torch.isfinite(p).all()) for p in model.parameters()
-            )
+            broken = not math.isfinite(sum(losses)) or not bool(
+                torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()
+            )  # (one device sync per epoch)
             if world > 1:  # every replica stops together
                 flag = torch.tensor(float(broken), device=self.device)
                 torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)

@@ -24,8 +24,8 @@ EARLIER_DEFAULTS = {"task_sampling": "proportional", "lr_schedule": "constant"}
 
 def check_numbers(**values: Any) -> None:
     """One-line error unless each of ``epochs`` (an integer >= 0), ``lr``, ``weight_decay``
-    (>= 0) and ``patience`` (an integer >= 1, or None) given is a finite number in its range. (An ``lr`` of 0 is
-    allowed: it trains nothing, which tests use.)"""
+    (>= 0) and ``patience`` (an integer >= 1, or None) given is a finite number in its
+    range. (An ``lr`` of 0 is allowed: it trains nothing, which tests use.)"""
     for name, value in values.items():
         low = 1 if name == "patience" else 0
         if value is None and name == "patience":

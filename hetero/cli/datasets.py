@@ -68,6 +68,13 @@ def _dataset_summary(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _layout(m: dict[str, Any]) -> str:
+    """``8x8 positions x 1 channels``, and whether the inputs are left unstandardised."""
+    positions = "x".join(map(str, m["positions"])) or "1"
+    raw = "" if m.get("standardize", True) else "  (not standardised)"
+    return f"{positions} positions x {m['channels']} channels{raw}"
+
+
 def _print_dataset(s: dict[str, Any]) -> None:
     echo = typer.echo
     echo(f"dataset {s['dataset']}: {s['description']}")
@@ -82,12 +89,7 @@ def _print_dataset(s: dict[str, Any]) -> None:
             echo(f"    {split:<5} per class: {counts}")
     echo("  modalities")
     for m in s["modalities"]:
-        positions = "x".join(map(str, m["positions"])) or "1"
-        raw = "" if m.get("standardize", True) else "  (not standardised)"
-        echo(
-            f"    {m['name']:<14} {m['kind']:<10} shape {tuple(m['shape'])}: "
-            f"{positions} positions x {m['channels']} channels{raw}"
-        )
+        echo(f"    {m['name']:<14} {m['kind']:<10} shape {tuple(m['shape'])}: {_layout(m)}")
     opts = ", ".join(f"{k}={v!r}" for k, v in s["options"].items())
     echo(f"  options  {opts}")
     echo("           generic: modalities, rename, max_samples, sample_seed")
@@ -105,12 +107,7 @@ def _print_suite(s: dict[str, Any]) -> None:
             f"(train {t['n_train']}, val {t['n_val']}, test {t['n_test']})"
         )
         for m in t["modalities"]:
-            positions = "x".join(map(str, m["positions"])) or "1"
-            raw = "" if m.get("standardize", True) else "  (not standardised)"
-            echo(
-                f"    {m['name']:<14} {m['kind']:<10} {positions} positions x {m['channels']} "
-                f"channels{raw}"
-            )
+            echo(f"    {m['name']:<14} {m['kind']:<10} {_layout(m)}")
     shared = [m for m in s["modalities"] if len(m["tasks"]) > 1]
     if shared:
         echo(

@@ -107,6 +107,18 @@ def paired_difference(
     return mean_interval([a[s] - b[s] for s in seeds], level)
 
 
+def _score_rows(a: Any, b: Any, caller: str, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` as (rows, n_samples) float arrays of the same test samples."""
+    a2, b2 = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
+    if a2.ndim != 2 or b2.ndim != 2 or a2.shape[1] != b2.shape[1] or a2.shape[1] < min_samples:
+        at_least = f"(at least {min_samples}) " if min_samples > 1 else ""
+        raise ValueError(
+            f"{caller}: expected scores of the same {at_least}test samples, got shapes "
+            f"{a2.shape} and {b2.shape}"
+        )
+    return a2, b2
+
+
 def paired_bootstrap(
     a: Any,
     b: Any,
@@ -142,12 +154,7 @@ def paired_bootstrap(
             f"paired_bootstrap: expected resamples >= 1 and 0 < level < 1, got {resamples} "
             f"and {level}"
         )
-    a2, b2 = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
-    if a2.ndim != 2 or b2.ndim != 2 or a2.shape[1] != b2.shape[1] or a2.shape[1] == 0:
-        raise ValueError(
-            f"paired_bootstrap: expected scores of the same test samples, got shapes "
-            f"{a2.shape} and {b2.shape}"
-        )
+    a2, b2 = _score_rows(a, b, "paired_bootstrap", min_samples=1)
     diff = a2.mean(0) - b2.mean(0)
     n = diff.size
     rng = np.random.default_rng(seed)
@@ -199,12 +206,7 @@ def seed_and_sample_interval(a: Any, b: Any, level: float = CONFIDENCE) -> Inter
 
     if not 0.0 < level < 1.0:
         raise ValueError(f"seed_and_sample_interval: expected 0 < level < 1, got {level}")
-    a2, b2 = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
-    if a2.ndim != 2 or b2.ndim != 2 or a2.shape[1] != b2.shape[1] or a2.shape[1] < 2:
-        raise ValueError(
-            f"seed_and_sample_interval: expected scores of the same (at least 2) test "
-            f"samples, got shapes {a2.shape} and {b2.shape}"
-        )
+    a2, b2 = _score_rows(a, b, "seed_and_sample_interval", min_samples=2)
     n = a2.shape[1]
     diff = a2.mean(0) - b2.mean(0)
     # (variance of the mean, degrees of freedom) per source of noise
